@@ -1,0 +1,1 @@
+"""Pure logic of the pipeline: no Dagster import anywhere below this package."""
