@@ -4,6 +4,7 @@ worker (videos get a fresh VIDEO-mode landmarker each, since timestamps restart)
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -191,8 +192,12 @@ def run_landmark_pass(
             for task in tasks:
                 yield analyse_media(task, str(model_path), landmarker)
         return
-    # Longest videos first so the pool does not end with one worker on a long tail.
+    # spawn, not fork: the caller may hold threads (Dagster, gRPC) that fork would copy
+    # in a locked state.
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker, initargs=(str(model_path),)
+        max_workers=min(workers, len(tasks)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(str(model_path),),
     ) as pool:
         yield from pool.map(_run_in_worker, tasks, chunksize=1)

@@ -73,7 +73,11 @@ def _probe_image(path: Path) -> MediaProbe:
             with Image.open(path) as img:
                 width, height = img.size
                 fmt = img.format
-                img.verify()  # structural check without decoding pixels
+                if width * height <= MAX_DECODE_PIXELS or fmt == "JPEG":
+                    # A full decode (at 1/8 scale for JPEG) is the only reliable way to
+                    # find truncated data; verify() misses it.
+                    img.draft("RGB", (max(width // 8, 1), max(height // 8, 1)))
+                    img.load()
     except UnidentifiedImageError as exc:
         raise MediaError("not_an_image", "content is not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -30,7 +30,11 @@ class ModelNotFound(RuntimeError):
 
 
 def _verified(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size == MODEL_SIZE_BYTES and sha256_file(path) == MODEL_SHA256
+    return (
+        path.is_file()
+        and path.stat().st_size == MODEL_SIZE_BYTES
+        and sha256_file(path) == MODEL_SHA256
+    )
 
 
 def cached_model_path() -> Path:

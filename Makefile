@@ -1,0 +1,46 @@
+# facesym_pipeline: `make demo` builds and runs everything on real sample faces;
+# `make test` runs lint and the test suite. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: demo test dev install lint bench clean-warehouse
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch is installed first on its own so that its CPU build (2.13.0) is the one pinned.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/facesym samples
+	$(BIN)/facesym demo-data
+	$(BIN)/facesym run
+	$(BIN)/facesym status
+
+lint: $(STAMP)
+	$(BIN)/ruff check facesym_pipeline facesym_pipeline_tests bench
+	$(BIN)/ruff format --check facesym_pipeline facesym_pipeline_tests bench
+
+test: $(STAMP) lint
+	$(BIN)/facesym samples > /dev/null
+	$(BIN)/python -m pytest -q
+
+dev: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -c "from facesym_pipeline.lib.instance_home import ensure_dagster_home; ensure_dagster_home()"
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(STAMP)
+	$(BIN)/python bench/landmark_throughput.py
+
+clean-warehouse:
+	rm -rf warehouse/lake warehouse/facesym.duckdb warehouse/exports warehouse/reports warehouse/models

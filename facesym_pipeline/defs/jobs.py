@@ -1,0 +1,24 @@
+import dagster as dg
+
+from facesym_pipeline.defs.frames.assets import sampled_frames
+from facesym_pipeline.defs.ingest.assets import media_inventory
+from facesym_pipeline.defs.landmarks.assets import face_landmarks
+from facesym_pipeline.defs.partitions import dataset_partitions
+from facesym_pipeline.defs.quality.assets import frame_quality
+
+# Everything one dataset run materialises, in graph order.
+PARTITIONED_ASSETS = [media_inventory, sampled_frames, face_landmarks, frame_quality]
+
+dataset_job = dg.define_asset_job(
+    "dataset_job",
+    selection=dg.AssetSelection.assets(*PARTITIONED_ASSETS),
+    partitions_def=dataset_partitions,
+    description="Materialise every asset of one dataset partition, and their checks.",
+)
+
+# Unpartitioned assets over all datasets: the catalog, exports and models.
+warehouse_job = dg.define_asset_job(
+    "warehouse_job",
+    selection=dg.AssetSelection.groups("warehouse"),
+    description="Refresh the DuckDB catalog, exports and cross-dataset models.",
+)

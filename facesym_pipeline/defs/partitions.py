@@ -1,0 +1,3 @@
+import dagster as dg
+
+dataset_partitions = dg.DynamicPartitionsDefinition(name="dataset")

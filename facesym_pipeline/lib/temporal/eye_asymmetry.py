@@ -1,0 +1,21 @@
+"""Detector for the eyes (lid aperture; eye closure is spared in a central palsy but not in a peripheral one)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from facesym_pipeline.lib.temporal.config import TemporalConfig
+from facesym_pipeline.lib.temporal.region import RegionResult, analyze_region
+
+REGION = "eyes"
+EXPRESSION: str | None = "eye_closure"
+
+
+def detect(
+    series: pl.DataFrame,
+    thresholds: dict[str, float] | None = None,
+    config: TemporalConfig | None = None,
+) -> RegionResult:
+    """Persistence, trend and (where an expression moves the region) range of motion of the
+    eyes measures in one video's `temporal_series`."""
+    return analyze_region(series, REGION, thresholds, config, EXPRESSION)

@@ -1,0 +1,64 @@
+"""Healthy ranges of the symmetry measures. Healthy faces are not perfectly symmetric, so a
+measure is "beyond threshold" only past a high percentile of |measure| on unaffected faces
+(symmetric / no-stroke data, or the first seconds of a video known to start healthy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from facesym_pipeline.lib.temporal.config import MEASURES
+
+# Prior limits used until a healthy baseline has been measured: the order of magnitude of
+# asymmetry seen in healthy adults for each measure plus frame-to-frame landmark jitter.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "mouth_corner_height_diff_mm": 2.0,
+    "mouth_corner_midline_diff_mm": 2.5,
+    "eye_opening_diff_mm": 1.5,
+    "mrd1_diff_mm": 1.2,
+    "nose_tip_midline_mm": 2.0,
+    "alar_height_diff_mm": 1.5,
+    "nasal_bridge_deviation_deg": 4.0,
+    "brow_height_diff_mm": 2.5,
+}
+
+
+def healthy_threshold(values: np.ndarray, percentile: float = 95.0) -> float | None:
+    """The `percentile` of |values| (NaN ignored); None without data."""
+    v = np.abs(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v)]
+    return float(np.percentile(v, percentile)) if v.size else None
+
+
+def thresholds_from_frames(
+    healthy: pl.DataFrame,
+    percentile: float = 95.0,
+    min_limits: dict[str, float] | None = None,
+    min_samples: int = 20,
+) -> dict[str, float]:
+    """Thresholds from frames of unaffected faces (rows = frames or images, columns = measures).
+
+    Measures with fewer than `min_samples` values keep their default. `min_limits` (default:
+    half of `DEFAULT_THRESHOLDS`) bounds each threshold from below, so a very tidy baseline
+    does not turn landmark jitter into findings.
+    """
+    floors = min_limits or {m: v / 2 for m, v in DEFAULT_THRESHOLDS.items()}
+    out = dict(DEFAULT_THRESHOLDS)
+    for m in MEASURES:
+        if m not in healthy.columns:
+            continue
+        vals = healthy[m].cast(pl.Float64).fill_nan(None).drop_nulls().to_numpy()
+        if vals.size < min_samples:
+            continue
+        out[m] = max(float(healthy_threshold(vals, percentile)), floors.get(m, 0.0))
+    return out
+
+
+def baseline_segment(series: pl.DataFrame, baseline_s: float) -> pl.DataFrame:
+    """The first `baseline_s` seconds of each video in a `temporal_series` / frame table.
+
+    Using it as healthy data presumes the recordings start before any asymmetry appears.
+    """
+    return series.filter(
+        pl.col("t_s") < pl.col("t_s").min().over("media_id") + baseline_s
+    )

@@ -1,0 +1,217 @@
+"""Injecting a known facial asymmetry into a real face image.
+
+A smooth displacement field is built around MediaPipe landmarks, sized in millimetres via
+the iris diameter, and applied with `cv2.remap`. Fields are dense `(dx, dy)` float32
+arrays giving, for each pixel of the SOURCE image, where its content moves to; the
+injected amount is exact at the anchor landmark, so the field doubles as ground truth.
+
+Directions follow the face, not the image: "across" is the unit vector from the subject's
+right iris centre (468) to the left one (473), "down" is perpendicular to it and points
+towards the chin, so a rolled head gets its droop along its own vertical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+IRIS_DIAMETER_MM = 11.7
+IRIS_CENTRE = {"right": 468, "left": 473}
+# Four ring points per iris, in order around the iris: opposite points are 2 apart.
+IRIS_RING = {"right": (469, 470, 471, 472), "left": (474, 475, 476, 477)}
+MOUTH_CORNER = {"right": 61, "left": 291}
+UPPER_LID = {"right": 159, "left": 386}
+LOWER_LID = {"right": 145, "left": 374}
+EYE_CORNERS = {"right": (33, 133), "left": (362, 263)}
+CHIN = 152
+
+# Gaussian radius of the droop as a fraction of mouth width: wide enough that lip and cheek
+# follow the corner, narrow enough that the opposite corner moves < 2% of the droop.
+DROOP_SIGMA_FRACTION = 0.35
+# Lateral and upward radius of the eyelid field as fractions of the eye's width.
+PTOSIS_SIGMA_ACROSS_FRACTION = 0.45
+PTOSIS_SIGMA_UP_FRACTION = 0.6
+# Between the lids the field falls as a half cosine; it stays one-to-one only while the
+# lid shift is below 2/pi of the lid gap, so we refuse anything above this fraction.
+PTOSIS_MAX_GAP_FRACTION = 0.6
+_INVERSE_ITERATIONS = 6
+
+Field = tuple[np.ndarray, np.ndarray]
+
+
+def _xy(landmarks_px: np.ndarray) -> np.ndarray:
+    pts = np.asarray(landmarks_px, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[0] < 478 or pts.shape[1] < 2:
+        raise ValueError(f"expected (478, 2|3) pixel landmarks, got shape {pts.shape}")
+    if not np.isfinite(pts[:, :2]).all():
+        raise ValueError("landmarks contain non-finite coordinates")
+    return pts[:, :2]
+
+
+def _check_side(side: str) -> str:
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right' (the subject's), got {side!r}")
+    return side
+
+
+def iris_diameter_px(landmarks_px: np.ndarray) -> float:
+    """Mean iris diameter over both eyes, from the two opposite pairs of each ring."""
+    pts = _xy(landmarks_px)
+    diameters = [
+        np.linalg.norm(pts[ring[i]] - pts[ring[i + 2]])
+        for ring in IRIS_RING.values()
+        for i in (0, 1)
+    ]
+    return float(np.mean(diameters))
+
+
+def mm_per_px_from_landmarks(landmarks_px: np.ndarray) -> float:
+    """Millimetres per pixel at the face, taking the iris as 11.7 mm across."""
+    diameter = iris_diameter_px(landmarks_px)
+    if diameter <= 0:
+        raise ValueError("degenerate iris landmarks (zero diameter)")
+    return IRIS_DIAMETER_MM / diameter
+
+
+def face_axes(landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (across, down) of the face in image coordinates (y grows downwards)."""
+    pts = _xy(landmarks_px)
+    across = pts[IRIS_CENTRE["left"]] - pts[IRIS_CENTRE["right"]]
+    norm = np.linalg.norm(across)
+    if norm <= 0:
+        raise ValueError("degenerate iris landmarks (both iris centres coincide)")
+    across = across / norm
+    down = np.array([-across[1], across[0]])
+    # The perpendicular's sign depends on mirroring; the chin settles it.
+    eyes_mid = (pts[IRIS_CENTRE["left"]] + pts[IRIS_CENTRE["right"]]) / 2
+    if np.dot(pts[CHIN] - eyes_mid, down) < 0:
+        down = -down
+    return across, down
+
+
+def _grid(shape_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    height, width = int(shape_hw[0]), int(shape_hw[1])
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    return xs, ys
+
+
+def droop_field(
+    shape_hw: tuple[int, int], landmarks_px: np.ndarray, side: str, droop_mm: float
+) -> Field:
+    """Move the subject's `side` mouth corner down the face by `droop_mm`.
+
+    Gaussian falloff around the corner (radius a fraction of mouth width) so the lip and
+    cheek follow; the displacement at the corner landmark is exactly `droop_mm`.
+    """
+    side = _check_side(side)
+    pts = _xy(landmarks_px)
+    droop_px = float(droop_mm) / mm_per_px_from_landmarks(pts)
+    _, down = face_axes(pts)
+    corner = pts[MOUTH_CORNER[side]]
+    mouth_width = np.linalg.norm(pts[MOUTH_CORNER["left"]] - pts[MOUTH_CORNER["right"]])
+    sigma = DROOP_SIGMA_FRACTION * mouth_width
+    xs, ys = _grid(shape_hw)
+    weight = np.exp(-((xs - corner[0]) ** 2 + (ys - corner[1]) ** 2) / (2 * sigma**2))
+    amount = droop_px * weight
+    return (amount * down[0]).astype(np.float32), (amount * down[1]).astype(np.float32)
+
+
+def lid_gap_mm(landmarks_px: np.ndarray, side: str) -> float:
+    """Distance between upper and lower lid centres along the face's vertical, in mm."""
+    side = _check_side(side)
+    pts = _xy(landmarks_px)
+    _, down = face_axes(pts)
+    gap_px = float(np.dot(pts[LOWER_LID[side]] - pts[UPPER_LID[side]], down))
+    return gap_px * mm_per_px_from_landmarks(pts)
+
+
+def ptosis_field(
+    shape_hw: tuple[int, int], landmarks_px: np.ndarray, side: str, ptosis_mm: float
+) -> Field:
+    """Lower the subject's `side` upper eyelid by `ptosis_mm` at the lid centre.
+
+    Along the face's vertical the weight is 1 at the upper-lid centre, decays as a Gaussian
+    above it (brow skin follows a little) and as a half cosine down to 0 at the lower lid,
+    which therefore stays put; across the face it is a Gaussian scaled by eye width.
+    """
+    side = _check_side(side)
+    pts = _xy(landmarks_px)
+    scale = mm_per_px_from_landmarks(pts)
+    across, down = face_axes(pts)
+    upper, lower = pts[UPPER_LID[side]], pts[LOWER_LID[side]]
+    gap_px = float(np.dot(lower - upper, down))
+    if gap_px <= 0:
+        raise ValueError(f"{side} eye looks closed (lid gap {gap_px * scale:.2f} mm)")
+    if ptosis_mm > PTOSIS_MAX_GAP_FRACTION * gap_px * scale:
+        raise ValueError(
+            f"ptosis of {ptosis_mm} mm is too large for the {side} eye's lid gap of "
+            f"{gap_px * scale:.2f} mm (at most {PTOSIS_MAX_GAP_FRACTION:.0%} of it)"
+        )
+    corner_a, corner_b = (pts[i] for i in EYE_CORNERS[side])
+    eye_width = float(np.linalg.norm(corner_b - corner_a))
+    sigma_across = PTOSIS_SIGMA_ACROSS_FRACTION * eye_width
+    sigma_up = PTOSIS_SIGMA_UP_FRACTION * eye_width
+    xs, ys = _grid(shape_hw)
+    rel_x, rel_y = xs - upper[0], ys - upper[1]
+    s = rel_x * across[0] + rel_y * across[1]
+    t = rel_x * down[0] + rel_y * down[1]
+    vertical = np.where(
+        t <= 0,
+        np.exp(-(t**2) / (2 * sigma_up**2)),
+        np.where(t < gap_px, 0.5 * (1 + np.cos(np.pi * np.clip(t, 0, gap_px) / gap_px)), 0.0),
+    )
+    amount = (float(ptosis_mm) / scale) * vertical * np.exp(-(s**2) / (2 * sigma_across**2))
+    return (amount * down[0]).astype(np.float32), (amount * down[1]).astype(np.float32)
+
+
+def field_at(field: Field, point_xy: np.ndarray) -> np.ndarray:
+    """Bilinear sample of a field at one sub-pixel point -> (dx, dy)."""
+    x, y = float(point_xy[0]), float(point_xy[1])
+    out = []
+    for comp in field:
+        map_x = np.array([[x]], dtype=np.float32)
+        map_y = np.array([[y]], dtype=np.float32)
+        out.append(
+            cv2.remap(comp, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0, 0]
+        )
+    return np.array(out, dtype=np.float64)
+
+
+def sum_fields(fields: Iterable[Field]) -> Field:
+    """Compose fields by adding them: exact for fields that do not overlap (droop vs lid)."""
+    fields = list(fields)
+    if not fields:
+        raise ValueError("no fields to compose")
+    dx = np.sum([f[0] for f in fields], axis=0, dtype=np.float32)
+    dy = np.sum([f[1] for f in fields], axis=0, dtype=np.float32)
+    return dx, dy
+
+
+def inverse_maps(field: Field) -> tuple[np.ndarray, np.ndarray]:
+    """For each destination pixel q, the source point s with s + D(s) = q.
+
+    Fixed-point iteration s <- q - D(s); it converges because every field here has a
+    gradient well below 1, and unlike the first-order q - D(q) it is exact at the anchor.
+    """
+    dx, dy = field
+    xs, ys = _grid(dx.shape)
+    qx, qy = xs.astype(np.float32), ys.astype(np.float32)
+    sx, sy = qx - dx, qy - dy
+    for _ in range(_INVERSE_ITERATIONS):
+        ddx = cv2.remap(dx, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        ddy = cv2.remap(dy, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        sx, sy = qx - ddx, qy - ddy
+    return sx, sy
+
+
+def apply_fields(image: np.ndarray, fields: Field | Iterable[Field]) -> np.ndarray:
+    """Warp `image` so the content at each source pixel p moves to p + sum of fields(p)."""
+    if isinstance(fields, tuple) and len(fields) == 2 and isinstance(fields[0], np.ndarray):
+        fields = [fields]
+    field = sum_fields(fields)
+    if field[0].shape != image.shape[:2]:
+        raise ValueError(f"field shape {field[0].shape} does not match image {image.shape[:2]}")
+    map_x, map_y = inverse_maps(field)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
