@@ -10,6 +10,7 @@ from facesym_pipeline.lib.classifier import (
     MODEL_METRICS_SCHEMA,
     candidate_models,
     choose_n_splits,
+    fit_small,
     fold_leakage,
     grouped_cv_predictions,
     random_cv_predictions,
@@ -179,12 +180,11 @@ def test_missing_label_rows_dropped_and_one_class_refused(frame):
         train_and_select(frame.filter(pl.col("label") == 1), MEASURES, n_boot=10)
 
 
-
 @pytest.mark.parametrize("model_name", ["logreg", "gbt"])
 def test_shap_summary_png_and_top_features(tmp_path, frame, model_name):
     X = frame.select(FEATURES).to_numpy().astype(float)
     y = frame["label"].to_numpy()
-    model = candidate_models(seed=0)[model_name].fit(X, y)
+    model = fit_small(candidate_models(seed=0)[model_name], X, y)
     png = tmp_path / "exports" / "shap.png"
     res, table = shap_report(model, X, FEATURES, png, top_k=5)
     assert png.stat().st_size > 10_000

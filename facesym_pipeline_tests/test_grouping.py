@@ -79,14 +79,17 @@ def test_copies_of_a_photo_group_together_and_people_apart(photos):
         assert len(gs) == 1, f"copies of {name} split into {gs}"
     assert len({next(iter(gs)) for gs in by_owner.values()}) == len(PEOPLE)
     # and by a clear margin: distinct people are far apart in hash space
-    distinct = [hamming(phash(photos[a]), phash(photos[b])) for a, b in itertools.combinations(PEOPLE, 2)]
+    distinct = [
+        hamming(phash(photos[a]), phash(photos[b])) for a, b in itertools.combinations(PEOPLE, 2)
+    ]
     assert min(distinct) > 14
 
 
 def test_two_photos_of_one_person_are_not_near_duplicates(photos):
     # the hash groups copies of an image, not people: that is what subject ids are for
-    assert near_duplicate_groups([phash(photos["obama.jpg"]), phash(photos["obama2.jpg"])]) == [0, 1]
-    groups = cv_groups(["obama", "obama"], [phash(photos["obama.jpg"]), phash(photos["obama2.jpg"])])
+    hashes = [phash(photos["obama.jpg"]), phash(photos["obama2.jpg"])]
+    assert near_duplicate_groups(hashes) == [0, 1]
+    groups = cv_groups(["obama", "obama"], hashes)
     assert groups == ["subject:obama", "subject:obama"]
 
 

@@ -9,7 +9,7 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler
 
-from facesym_pipeline.lib.classifier import candidate_models
+from facesym_pipeline.lib.classifier import candidate_models, fit_small
 from facesym_pipeline.lib.model_store import (
     REGISTRY_SCHEMA,
     UntrustedModelError,
@@ -49,7 +49,7 @@ def _save(model, directory, created_at="2026-01-01T00:00:00+00:00", partitions=(
 @pytest.mark.parametrize("name", ["logreg", "gbt"])
 def test_round_trip_predicts_identically(tmp_path, name):
     X, y = _data()
-    model = candidate_models(seed=3)[name].fit(X, y)
+    model = fit_small(candidate_models(seed=3)[name], X, y)
     rec = _save(model, tmp_path)
     assert len(rec.model_id) == 12
     assert (tmp_path / f"{rec.model_id}.skops").is_file()
@@ -64,9 +64,9 @@ def test_round_trip_predicts_identically(tmp_path, name):
 
 def test_model_id_is_a_content_hash():
     X, y = _data()
-    a = candidate_models(seed=0)["gbt"].fit(X, y)
-    b = candidate_models(seed=0)["gbt"].fit(X, y)
-    c = candidate_models(seed=0)["gbt"].fit(X[:60], y[:60])
+    a = fit_small(candidate_models(seed=0)["gbt"], X, y)
+    b = fit_small(candidate_models(seed=0)["gbt"], X, y)
+    c = fit_small(candidate_models(seed=0)["gbt"], X[:60], y[:60])
     ida = model_id_for(a, FEATURES, ["demo"], "v1")
     assert ida == model_id_for(b, FEATURES, ["demo"], "v1")
     assert ida != model_id_for(c, FEATURES, ["demo"], "v1")
@@ -105,8 +105,8 @@ def test_refuses_an_estimator_skops_trusts_but_we_do_not_expect(tmp_path):
 def test_refuses_a_swapped_file(tmp_path):
     X, y = _data()
     models = candidate_models(seed=0)
-    a = _save(models["logreg"].fit(X, y), tmp_path)
-    b = _save(models["gbt"].fit(X, y), tmp_path)
+    a = _save(fit_small(models["logreg"], X, y), tmp_path)
+    b = _save(fit_small(models["gbt"], X, y), tmp_path)
     (tmp_path / f"{a.model_id}.skops").write_bytes((tmp_path / f"{b.model_id}.skops").read_bytes())
     with pytest.raises(UntrustedModelError, match="sidecar"):
         load_model(tmp_path, a.model_id)
@@ -119,8 +119,8 @@ def test_registry_lists_models_newest_first(tmp_path):
     assert latest_model(tmp_path) is None
     X, y = _data()
     models = candidate_models(seed=0)
-    old = _save(models["logreg"].fit(X, y), tmp_path, created_at="2026-01-01T00:00:00+00:00")
-    new = _save(models["gbt"].fit(X, y), tmp_path, created_at="2026-02-01T00:00:00+00:00")
+    old = _save(fit_small(models["logreg"], X, y), tmp_path, created_at="2026-01-01T00:00:00+00:00")
+    new = _save(fit_small(models["gbt"], X, y), tmp_path, created_at="2026-02-01T00:00:00+00:00")
     (tmp_path / "notes.json").write_text('{"unrelated": true}')
     reg = list_models(tmp_path)
     assert reg.schema == pl.Schema(REGISTRY_SCHEMA)

@@ -116,13 +116,20 @@ def fit_head_rotation(viewer_points: np.ndarray, canonical: CanonicalFace) -> np
 
 
 def pose_angles_deg(rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Yaw, pitch, roll (degrees) of canonical->viewer rotations; signs in the module doc."""
-    forward = rotation[:, :, 2]
+    """Yaw, pitch, roll (degrees) of canonical->viewer rotations, decomposed as
+    R = Rz(roll) @ Ry(yaw) @ Rx(pitch) so that turning the image in its plane changes only
+    the roll; signs in the module docstring."""
     across = rotation[:, :, 0]
-    yaw = np.degrees(np.arctan2(forward[:, 0], forward[:, 2]))
-    pitch = np.degrees(np.arctan2(forward[:, 1], np.hypot(forward[:, 0], forward[:, 2])))
-    roll = np.degrees(np.arctan2(across[:, 1], across[:, 0]))
-    return yaw, pitch, roll
+    roll = np.arctan2(across[:, 1], across[:, 0])
+    cos_r, sin_r = np.cos(roll), np.sin(roll)
+    forward = rotation[:, :, 2]
+    # The forward axis with the roll undone (rotated by -roll about the optical axis).
+    fx = cos_r * forward[:, 0] + sin_r * forward[:, 1]
+    fy = -sin_r * forward[:, 0] + cos_r * forward[:, 1]
+    fz = forward[:, 2]
+    yaw = np.degrees(np.arctan2(fx, fz))
+    pitch = np.degrees(np.arctan2(fy, np.hypot(fx, fz)))
+    return yaw, pitch, np.degrees(roll)
 
 
 def pose_from_transform(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,13 +172,16 @@ def face_frame(
     y_axis = y_axis * np.where(up < 0, -1.0, 1.0)[:, None]
     origin = 0.5 * (posed[:, RIGHT_MEDIAL_CANTHUS] + posed[:, LEFT_MEDIAL_CANTHUS])
     centred = posed - origin[:, None, :]
-    coords = np.stack(
-        [
-            np.einsum("nkd,nd->nk", centred[..., :2], x_axis),
-            np.einsum("nkd,nd->nk", centred[..., :2], y_axis),
-            centred[..., 2],
-        ],
-        axis=-1,
-    ) * mm_per_px[:, None, None]
+    coords = (
+        np.stack(
+            [
+                np.einsum("nkd,nd->nk", centred[..., :2], x_axis),
+                np.einsum("nkd,nd->nk", centred[..., :2], y_axis),
+                centred[..., 2],
+            ],
+            axis=-1,
+        )
+        * mm_per_px[:, None, None]
+    )
     ipd = coords[:, LEFT_IRIS_CENTRE, 0] - coords[:, RIGHT_IRIS_CENTRE, 0]
     return FaceFrame(coords, mm_per_px, ipd, yaw, pitch, roll, frontalise)

@@ -121,7 +121,9 @@ def _symmetry_rows() -> list[dict]:
                      f"{axis} of the {side} mouth corner in the face frame (origin at the "
                      "medial-canthal midpoint, +x subject's left, +y up); optional column",
                      (corner[side],)))  # fmt: skip
-    frame_note = f" Face frame origin: midpoint of {RIGHT_MEDIAL_CANTHUS}/{sym.left(RIGHT_MEDIAL_CANTHUS)}."
+    frame_note = (
+        f" Face frame origin: midpoint of {RIGHT_MEDIAL_CANTHUS}/{sym.left(RIGHT_MEDIAL_CANTHUS)}."
+    )
     return [
         {"name": n, "unit": u, "region": r, "formula": f + (frame_note if u == "mm" else ""),
          "landmark_indices": _ids(i), "table": "symmetry_features"}

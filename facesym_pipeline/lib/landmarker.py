@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -131,50 +133,140 @@ def _measure_face_region(rgb: np.ndarray, result: FrameResult) -> None:
     result.contrast = float(gray.std())
 
 
-def analyse_media(task: MediaTask, model_path: str, image_landmarker=None) -> MediaResult:
-    """Run the landmarker over the task's frames; never raises for a bad file."""
-    out = MediaResult(task.media_id)
-    try:
-        if task.kind == "image":
-            rgb = load_image_rgb(Path(task.path))
-            own = image_landmarker is None
-            landmarker = create_landmarker(model_path) if own else image_landmarker
+class LandmarkSession:
+    """One IMAGE-mode and one VIDEO-mode landmarker, reused for every file a worker sees.
+
+    Creating a landmarker costs a few hundred ms, more than a short video's inference, so
+    the VIDEO one is kept and fed one continuous clock: each video starts 1 s after the
+    previous one ended, behind a blank frame that makes the tracker drop the old face.
+    """
+
+    _RESET_FRAME = np.zeros((64, 64, 3), dtype=np.uint8)
+
+    def __init__(self, model_path: str | Path):
+        self.model_path = str(model_path)
+        self._image = create_landmarker(self.model_path)
+        self._video = None
+        self._clock_ms = 0
+
+    def close(self) -> None:
+        self._image.close()
+        if self._video is not None:
+            self._video.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def analyse(self, tasks: Sequence[MediaTask], prefetch: int = 4) -> list[MediaResult]:
+        """Landmarks for every frame of every task; decoding runs one step ahead in a
+        thread (OpenCV and PIL release the GIL) so it overlaps inference. Never raises
+        for a bad file: the reason is recorded on its result."""
+        results = {t.media_id: MediaResult(t.media_id) for t in tasks}
+        by_id = {t.media_id: t for t in tasks}
+        started: set[str] = set()
+        for media_id, frame_index, t_s, rgb, error in _prefetched(_decode(tasks), prefetch):
+            out = results[media_id]
+            if error is not None:
+                out.error = error
+                continue
+            if rgb is None:
+                out.frames.append(FrameResult(frame_index, t_s, "decode_failed"))
+                continue
             try:
-                for frame_index, t_s in task.frames:
-                    detection = landmarker.detect(to_mp_image(rgb))
-                    out.frames.append(frame_result(rgb, detection, frame_index, t_s))
-            finally:
-                if own:
-                    landmarker.close()
+                if by_id[media_id].kind == "image":
+                    detection = self._image.detect(to_mp_image(rgb))
+                else:
+                    if media_id not in started:
+                        started.add(media_id)
+                        self._start_video()
+                    timestamp = self._video_origin + round(t_s * 1000)
+                    self._clock_ms = max(self._clock_ms + 1, timestamp)
+                    detection = self._video.detect_for_video(to_mp_image(rgb), self._clock_ms)
+                out.frames.append(frame_result(rgb, detection, frame_index, t_s))
+            except Exception as exc:  # one bad file must not take down the partition
+                out.error = f"landmark_failure: {type(exc).__name__}: {str(exc)[:160]}"
+        return [results[t.media_id] for t in tasks]
+
+    def _start_video(self) -> None:
+        if self._video is None:
+            self._video = create_landmarker(self.model_path, video=True)
         else:
-            times = dict(task.frames)
-            with create_landmarker(model_path, video=True) as landmarker:
+            self._clock_ms += 1000
+            self._video.detect_for_video(to_mp_image(self._RESET_FRAME), self._clock_ms)
+        self._video_origin = self._clock_ms + 1000
+
+
+def _decode(tasks: Sequence[MediaTask]):
+    """(media_id, frame_index, t_s, rgb or None, media error or None) in task order."""
+    for task in tasks:
+        try:
+            if task.kind == "image":
+                rgb = load_image_rgb(Path(task.path))
+                for frame_index, t_s in task.frames:
+                    yield task.media_id, frame_index, t_s, rgb, None
+            else:
+                times = dict(task.frames)
                 for frame_index, rgb in iter_video_frames(Path(task.path), times):
-                    t_s = times[frame_index]
-                    if rgb is None:
-                        out.frames.append(FrameResult(frame_index, t_s, "decode_failed"))
-                        continue
-                    detection = landmarker.detect_for_video(to_mp_image(rgb), round(t_s * 1000))
-                    out.frames.append(frame_result(rgb, detection, frame_index, t_s))
-    except MediaError as exc:
-        out.error = exc.reason
-    except Exception as exc:  # one bad file must not take down the partition
-        out.error = f"landmark_failure: {type(exc).__name__}: {str(exc)[:160]}"
-    return out
+                    yield task.media_id, frame_index, times[frame_index], rgb, None
+        except MediaError as exc:
+            yield task.media_id, -1, 0.0, None, exc.reason
+        except Exception as exc:
+            yield task.media_id, -1, 0.0, None, f"decode_failure: {type(exc).__name__}: {exc}"[:200]
+
+
+def _prefetched(items, depth: int):
+    """Run an iterator in a background thread, at most `depth` items ahead."""
+    if depth <= 0:
+        yield from items
+        return
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce():
+        try:
+            for item in items:
+                buffer.put(item)
+        finally:
+            buffer.put(done)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    while (item := buffer.get()) is not done:
+        yield item
+    worker.join()
 
 
 _worker_state: dict = {}
 
 
 def _init_worker(model_path: str) -> None:
-    os.environ.setdefault("GLOG_minloglevel", "2")
     cv2.setNumThreads(1)
-    _worker_state["model_path"] = model_path
-    _worker_state["image"] = create_landmarker(model_path)
+    _worker_state["session"] = LandmarkSession(model_path)
 
 
-def _run_in_worker(task: MediaTask) -> MediaResult:
-    return analyse_media(task, _worker_state["model_path"], _worker_state["image"])
+def _run_in_worker(batch: list[MediaTask]) -> list[MediaResult]:
+    return _worker_state["session"].analyse(batch)
+
+
+def batches(tasks: Sequence[MediaTask], images_per_batch: int = 16) -> list[list[MediaTask]]:
+    """Each video alone; images in groups, so per-call overhead is shared and decoding the
+    next image overlaps inference on this one."""
+    out: list[list[MediaTask]] = []
+    images: list[MediaTask] = []
+    for task in tasks:
+        if task.kind == "video":
+            out.append([task])
+        else:
+            images.append(task)
+            if len(images) == images_per_batch:
+                out.append(images)
+                images = []
+    if images:
+        out.append(images)
+    return out
 
 
 def default_workers() -> int:
@@ -184,20 +276,22 @@ def default_workers() -> int:
 def run_landmark_pass(
     tasks: Iterable[MediaTask], model_path: str | Path, workers: int | None = None
 ) -> Iterable[MediaResult]:
-    """Yield one MediaResult per task (in task order); workers<=1 runs in this process."""
+    """Yield one MediaResult per task, in task order; workers<=1 runs in this process."""
     tasks = list(tasks)
     workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(tasks) <= 1:
-        with create_landmarker(str(model_path)) as landmarker:
-            for task in tasks:
-                yield analyse_media(task, str(model_path), landmarker)
+    work = batches(tasks, images_per_batch=max(1, min(16, len(tasks) // (2 * max(workers, 1)))))
+    if workers <= 1 or len(work) <= 1:
+        with LandmarkSession(model_path) as session:
+            for batch in work:
+                yield from session.analyse(batch)
         return
     # spawn, not fork: the caller may hold threads (Dagster, gRPC) that fork would copy
     # in a locked state.
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(tasks)),
+        max_workers=min(workers, len(work)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
         initargs=(str(model_path),),
     ) as pool:
-        yield from pool.map(_run_in_worker, tasks, chunksize=1)
+        for results in pool.map(_run_in_worker, work, chunksize=1):
+            yield from results

@@ -132,14 +132,17 @@ def write_summary_plot(result: ShapResult, path: str | Path, max_display: int = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plt.close("all")
-    shap.summary_plot(
-        result.values,
-        features=result.display_X,
-        feature_names=result.feature_names,
-        max_display=max_display,
-        show=False,
-        plot_size=(8.0, 0.4 * min(max_display, len(result.feature_names)) + 1.5),
-    )
+    with warnings.catch_warnings():
+        # the beeswarm jitter seeds numpy's global RNG, which numpy now flags
+        warnings.simplefilter("ignore", FutureWarning)
+        shap.summary_plot(
+            result.values,
+            features=result.display_X,
+            feature_names=result.feature_names,
+            max_display=max_display,
+            show=False,
+            plot_size=(8.0, 0.4 * min(max_display, len(result.feature_names)) + 1.5),
+        )
     fig = plt.gcf()
     fig.suptitle(f"SHAP summary ({result.explainer} explainer, log-odds)", fontsize=10)
     fig.savefig(path, dpi=110, bbox_inches="tight")

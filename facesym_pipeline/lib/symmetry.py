@@ -114,7 +114,12 @@ def _lefts(indices: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(left(i) for i in indices)
 
 
-_CORNER_SOURCES = ((left(MOUTH_CORNER), 0), (left(MOUTH_CORNER), 1), (MOUTH_CORNER, 0), (MOUTH_CORNER, 1))
+_CORNER_SOURCES = (
+    (left(MOUTH_CORNER), 0),
+    (left(MOUTH_CORNER), 1),
+    (MOUTH_CORNER, 0),
+    (MOUTH_CORNER, 1),
+)
 
 
 def _part(*names: str) -> np.ndarray:
@@ -209,8 +214,9 @@ def measure(coords: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def empty_symmetry_frame() -> pl.DataFrame:
-    return pl.DataFrame(schema={name: pl.Float64 for name in COLUMNS})
+def empty_symmetry_frame(corner_positions: bool = False) -> pl.DataFrame:
+    names = COLUMNS + (CORNER_COLUMNS if corner_positions else ())
+    return pl.DataFrame(schema={name: pl.Float64 for name in names})
 
 
 def symmetry_features(
@@ -240,7 +246,7 @@ def symmetry_features(
     if landmarks.ndim == 2:
         landmarks = landmarks[None]
     if len(landmarks) == 0:
-        return empty_symmetry_frame()
+        return empty_symmetry_frame(corner_positions)
     frame = face_frame(landmarks, frame_width, frame_height, refined, frontalise)
     values = measure(frame.coords_mm)
     residuals = reflection_residuals(frame.coords_mm)
@@ -249,9 +255,7 @@ def symmetry_features(
     if pose_from == "transform":
         if transform is None:
             raise ValueError("pose_from='transform' needs the transformation matrices")
-        values["yaw_deg"], values["pitch_deg"], values["roll_deg"] = pose_from_transform(
-            transform
-        )
+        values["yaw_deg"], values["pitch_deg"], values["roll_deg"] = pose_from_transform(transform)
     elif pose_from == "landmarks":
         values["yaw_deg"], values["pitch_deg"], values["roll_deg"] = (
             frame.yaw_deg,

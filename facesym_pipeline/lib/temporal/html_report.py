@@ -49,7 +49,9 @@ def render_dataset_report(
         )
     counts = trends.group_by("trend_label").len().sort("trend_label") if trends.height else None
     summary = (
-        ", ".join(f"{esc(str(a))}: {b}" for a, b in counts.iter_rows()) if counts is not None else "no videos"
+        ", ".join(f"{esc(str(a))}: {b}" for a, b in counts.iter_rows())
+        if counts is not None
+        else "no videos"
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -54,9 +54,7 @@ def plot_video_trends(series: pl.DataFrame, vt: VideoTrends, dpi: int = 90) -> b
         ax.set_title(f"{m.measure}: {vt.regions[r].label}", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("time [s]", fontsize=8)
-    fig.suptitle(
-        f"{vt.media_id[:16]}  trend: {vt.trend_label}  risk: {vt.risk_level}", fontsize=9
-    )
+    fig.suptitle(f"{vt.media_id[:16]}  trend: {vt.trend_label}  risk: {vt.risk_level}", fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)

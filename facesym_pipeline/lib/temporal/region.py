@@ -62,7 +62,9 @@ def analyze_measure(
     t = series["t_s"].to_numpy().astype(float)
     v = series[f"{measure}_smooth"].cast(pl.Float64).to_numpy().astype(float)
     pers = persistence(t, v, threshold, fps, config.min_duration_s, config.persistence_window_s)
-    return MeasureResult(measure, measure_unit(measure), threshold, pers, measure_trend(t, v, fps, config))
+    return MeasureResult(
+        measure, measure_unit(measure), threshold, pers, measure_trend(t, v, fps, config)
+    )
 
 
 def _rank(m: MeasureResult) -> tuple:

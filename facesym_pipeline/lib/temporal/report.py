@@ -110,7 +110,11 @@ def analyze_video(
 
     labels = {r: reg.label for r, reg in regions.items() if reg.primary is not None}
     mouth = regions.get("mouth")
-    if not labels or observed < cfg.min_observed_s or labels.get("mouth", "insufficient_data") == "insufficient_data":
+    if (
+        not labels
+        or observed < cfg.min_observed_s
+        or labels.get("mouth", "insufficient_data") == "insufficient_data"
+    ):
         return VideoTrends(media_id, duration, observed, regions, "insufficient_data", "unknown",
                            None, None, [f"only {observed:.1f} s of usable frames"])  # fmt: skip
     worsening = [r for r, lab in labels.items() if lab == "worsening"]

@@ -1,4 +1,4 @@
-"""A small GRU (or temporal-convolution) classifier over per-video sequences of smoothed symmetry measures, and its
+"""A small temporal-convolution (or GRU) classifier over per-video sequences of smoothed symmetry measures, and its
 grouped cross-validated comparison with the rule-based detector.
 
 Sequences are resampled to a fixed step in seconds (so 5 fps and 10 fps videos look alike)
@@ -115,7 +115,7 @@ def train_sequence_model(
     lengths: np.ndarray,
     y: np.ndarray,
     seed: int = 0,
-    arch: str = "gru",
+    arch: str = "tcn",
     hidden: int = 16,
     epochs: int = 120,
     lr: float = 0.02,
@@ -213,7 +213,7 @@ def grouped_cv_compare(
     table = pl.DataFrame(
         [
             _metrics("rule_based", y, np.asarray(rule_scores, dtype=float)),
-            _metrics(f"{train_kwargs.get('arch', 'gru')}_sequence", y, oof),
+            _metrics(f"{train_kwargs.get('arch', 'tcn')}_sequence", y, oof),
         ]
     )
     return table, oof

@@ -149,7 +149,9 @@ def build_temporal_series(
     for (media_id,), video in frames.sort("t_s").group_by(["media_id"], maintain_order=True):
         parts.append(_one_video(str(media_id), video, cfg, fps, adjust_for_expressions))
     if not parts:
-        return pl.DataFrame({"media_id": [], "t_s": []}, schema={"media_id": pl.Utf8, "t_s": pl.Float64})
+        return pl.DataFrame(
+            {"media_id": [], "t_s": []}, schema={"media_id": pl.Utf8, "t_s": pl.Float64}
+        )
     return pl.concat(parts, how="diagonal_relaxed")
 
 

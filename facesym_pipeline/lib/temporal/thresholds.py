@@ -59,6 +59,4 @@ def baseline_segment(series: pl.DataFrame, baseline_s: float) -> pl.DataFrame:
 
     Using it as healthy data presumes the recordings start before any asymmetry appears.
     """
-    return series.filter(
-        pl.col("t_s") < pl.col("t_s").min().over("media_id") + baseline_s
-    )
+    return series.filter(pl.col("t_s") < pl.col("t_s").min().over("media_id") + baseline_s)

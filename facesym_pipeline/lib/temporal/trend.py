@@ -143,9 +143,7 @@ def measure_trend(
     label, chg = "stable", None
     if abs(shift) >= cfg.min_change and abs(change) >= cfg.min_change:
         direction = 1 if shift > 0 else -1
-        chg = cusum_alarm(
-            t, v, base, direction, cfg.cusum_allowance, cfg.cusum_alarm, fps
-        )
+        chg = cusum_alarm(t, v, base, direction, cfg.cusum_allowance, cfg.cusum_alarm, fps)
         if chg is not None:
             label = "worsening" if change > 0 else "improving"
     sign_src = final if label != "stable" and label != "improving" else overall

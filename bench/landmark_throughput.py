@@ -1,0 +1,166 @@
+"""Landmark-pass throughput: the pipeline's pass vs bare MediaPipe on the same frames.
+
+Run on purpose (not a test): `python bench/landmark_throughput.py [--long-video]`.
+Prints frames per second for bare MediaPipe (frames decoded beforehand, so only the
+landmarker is timed), for the pipeline pass with 1 worker (decode + landmarks + image
+metrics), and with all cores; and with --long-video the peak memory of the pass over a
+generated 10-minute 720p video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import polars as pl
+
+from facesym_pipeline.lib.inventory import scan_dataset
+from facesym_pipeline.lib.landmark_pass import landmark_pass_for_dataset, media_tasks
+from facesym_pipeline.lib.landmarker import create_landmarker, default_workers, to_mp_image
+from facesym_pipeline.lib.media import iter_video_frames, load_image_rgb
+from facesym_pipeline.lib.model_file import resolve_model
+from facesym_pipeline.lib.paths import data_root
+from facesym_pipeline.lib.sampling import sample_frames
+
+
+def decoded_frames(tasks) -> list[tuple[str, list[tuple[np.ndarray, int]]]]:
+    out = []
+    for task in tasks:
+        if task.kind == "image":
+            out.append(("image", [(load_image_rgb(Path(task.path)), 0)]))
+        else:
+            times = dict(task.frames)
+            frames = [
+                (rgb, round(times[i] * 1000))
+                for i, rgb in iter_video_frames(Path(task.path), times)
+                if rgb is not None
+            ]
+            out.append(("video", frames))
+    return out
+
+
+def bare_mediapipe(model: Path, media) -> tuple[int, float]:
+    n, elapsed = 0, 0.0
+    with create_landmarker(model) as image_lm:
+        for kind, frames in media:
+            if kind == "image":
+                started = time.perf_counter()
+                image_lm.detect(to_mp_image(frames[0][0]))
+                elapsed += time.perf_counter() - started
+                n += 1
+                continue
+            with create_landmarker(model, video=True) as video_lm:
+                started = time.perf_counter()
+                for rgb, t_ms in frames:
+                    video_lm.detect_for_video(to_mp_image(rgb), t_ms)
+                elapsed += time.perf_counter() - started
+                n += len(frames)
+    return n, elapsed
+
+
+def pipeline_pass(model: Path, inventory, frames, folder, workers: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    table = landmark_pass_for_dataset(inventory, frames, folder, model, workers)
+    return table.height, time.perf_counter() - started
+
+
+def long_video_peak_memory(model: Path, minutes: float) -> dict:
+    """Peak RSS of a one-worker pass over a generated long 720p video (VmHWM of this
+    process: the pass runs in-process with workers=1)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "long"
+        folder.mkdir()
+        path = folder / "long_720p.mp4"
+        source = data_root() / "demo-video" / "symmetric_control.mp4"
+        cap = cv2.VideoCapture(str(source))
+        loop = []
+        while len(loop) < 150:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            loop.append(cv2.resize(frame, (1280, 720)))
+        cap.release()
+        fps = 30.0
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1280, 720))
+        total = int(minutes * 60 * fps)
+        for i in range(total):
+            # Ping-pong so the face moves continuously.
+            k = i % (2 * len(loop) - 2)
+            writer.write(loop[k if k < len(loop) else 2 * len(loop) - 2 - k])
+        writer.release()
+        inventory = scan_dataset("long", folder)
+        frames = sample_frames(inventory)
+        before = _vm_hwm_mb()
+        started = time.perf_counter()
+        table = landmark_pass_for_dataset(inventory, frames, folder, model, workers=1)
+        return {
+            "video_minutes": minutes,
+            "frames_analysed": table.height,
+            "seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_mb_before_pass": before,
+            "peak_rss_mb_after_pass": _vm_hwm_mb(),
+        }
+
+
+def _vm_hwm_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="*", default=["demo", "demo-video"])
+    parser.add_argument("--long-video", action="store_true", help="also measure peak memory")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    args = parser.parse_args()
+    model = resolve_model()
+    os.environ.setdefault("GLOG_minloglevel", "2")
+
+    inventories, plans, folders, all_tasks = [], [], [], []
+    for name in args.datasets:
+        folder = data_root() / name
+        inventory = scan_dataset(name, folder)
+        frames = sample_frames(inventory)
+        inventories.append(inventory)
+        plans.append(frames)
+        folders.append(folder)
+        all_tasks += media_tasks(inventory, frames, folder)[0]
+
+    media = decoded_frames(all_tasks)
+    n_bare, t_bare = bare_mediapipe(model, media)
+    del media
+    rows = [("bare MediaPipe, 1 process (decode excluded)", n_bare, t_bare)]
+    for workers in sorted({1, default_workers()}):
+        n, t = 0, 0.0
+        for inventory, frames, folder in zip(inventories, plans, folders, strict=True):
+            dn, dt = pipeline_pass(model, inventory, frames, folder, workers)
+            n, t = n + dn, t + dt
+        rows.append((f"pipeline pass, {workers} worker(s) (decode included)", n, t))
+    table = pl.DataFrame(
+        {
+            "run": [r[0] for r in rows],
+            "frames": [r[1] for r in rows],
+            "seconds": [round(r[2], 2) for r in rows],
+            "frames_per_s": [round(r[1] / r[2], 1) for r in rows],
+        }
+    )
+    with pl.Config(tbl_rows=10, tbl_width_chars=120, fmt_str_lengths=60):
+        print(table)
+    fps = table["frames_per_s"].to_list()
+    print(f"single-process ratio pipeline/bare: {fps[1] / fps[0]:.3f} (target >= 0.9)")
+    if len(fps) > 2:
+        print(f"speed-up {default_workers()} workers vs 1: {fps[2] / fps[1]:.2f}x (target >= 1.7)")
+    if args.long_video:
+        print(long_video_peak_memory(model, args.minutes))
+
+
+if __name__ == "__main__":
+    main()
