@@ -1,5 +1,11 @@
 import dagster as dg
 
+from facesym_pipeline.defs.features.assets import (
+    functional_features,
+    media_features,
+    symmetry_features,
+)
+from facesym_pipeline.defs.features.calibration import measurement_calibration
 from facesym_pipeline.defs.frames.assets import sampled_frames
 from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
@@ -7,7 +13,16 @@ from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.quality.assets import frame_quality
 
 # Everything one dataset run materialises, in graph order.
-PARTITIONED_ASSETS = [media_inventory, sampled_frames, face_landmarks, frame_quality]
+PARTITIONED_ASSETS = [
+    media_inventory,
+    sampled_frames,
+    face_landmarks,
+    frame_quality,
+    symmetry_features,
+    functional_features,
+    media_features,
+    measurement_calibration,
+]
 
 dataset_job = dg.define_asset_job(
     "dataset_job",
@@ -19,6 +34,6 @@ dataset_job = dg.define_asset_job(
 # Unpartitioned assets over all datasets: the catalog, exports and models.
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
-    selection=dg.AssetSelection.groups("warehouse"),
+    selection=dg.AssetSelection.groups("warehouse", "models"),
     description="Refresh the DuckDB catalog, exports and cross-dataset models.",
 )

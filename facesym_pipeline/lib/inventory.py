@@ -37,6 +37,7 @@ class InventoryRow:
     fps: float | None = None
     n_frames: int | None = None
     duration_s: float | None = None
+    phash: str | None = None
     status: str = "ok"  # ok | rejected
     reason: str | None = None
 
@@ -55,6 +56,7 @@ INVENTORY_SCHEMA = {
     "fps": pl.Float64,
     "n_frames": pl.Int64,
     "duration_s": pl.Float64,
+    "phash": pl.String,
     "status": pl.String,
     "reason": pl.String,
 }
@@ -68,6 +70,12 @@ def read_labels_csv(folder: Path) -> dict[str, dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     return {Path(r["file"]).as_posix(): r for r in rows if r.get("file")}
+
+
+def read_labels_table(folder: Path) -> pl.DataFrame | None:
+    """The whole `labels.csv` of a dataset as a table (None when there is none)."""
+    path = folder / LABELS_FILE
+    return pl.read_csv(path, infer_schema_length=10_000) if path.is_file() else None
 
 
 def _parse_label(value: str | None) -> int | None:
@@ -133,6 +141,7 @@ def _inventory_row(dataset, folder, path, relpath, labels, hash_cache, seen) -> 
         return _reject(row, exc.reason)
     row.width, row.height = info.width, info.height
     row.fps, row.n_frames, row.duration_s = info.fps, info.n_frames, info.duration_s
+    row.phash = info.phash
     return row
 
 

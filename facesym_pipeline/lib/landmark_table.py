@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from facesym_pipeline.lib.landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, MediaResult
+from facesym_pipeline.lib.refine import REFINED_POINTS
 
 LANDMARK_VALUES = N_LANDMARKS * 3
 FACE_LANDMARKS_SCHEMA = {
@@ -24,6 +25,7 @@ FACE_LANDMARKS_SCHEMA = {
     "landmarks": pl.Array(pl.Float32, LANDMARK_VALUES),
     "blendshapes": pl.Array(pl.Float32, len(BLENDSHAPE_NAMES)),
     "transform": pl.Array(pl.Float32, 16),
+    "refined_xy": pl.Array(pl.Float32, 2 * len(REFINED_POINTS)),
     "face_width_px": pl.Float32,
     "sharpness": pl.Float32,
     "brightness": pl.Float32,
@@ -51,6 +53,7 @@ def landmark_rows(
             ("landmarks", frame.landmarks if frame else None),
             ("blendshapes", frame.blendshapes if frame else None),
             ("transform", frame.transform if frame else None),
+            ("refined_xy", frame.refined_xy if frame else None),
         ):
             columns[name].append(None if value is None else value.reshape(-1))
         for name in ("face_width_px", "sharpness", "brightness", "contrast"):
@@ -69,7 +72,9 @@ def landmark_rows(
         for frame_index, t_s in planned[result.media_id]:
             if frame_index not in done:
                 add(result.media_id, frame_index, t_s, "decode_failed", "stream ended early")
-    arrays = {name: columns.pop(name) for name in ("landmarks", "blendshapes", "transform")}
+    arrays = {
+        name: columns.pop(name) for name in ("landmarks", "blendshapes", "transform", "refined_xy")
+    }
     scalar_schema = {k: v for k, v in FACE_LANDMARKS_SCHEMA.items() if k not in arrays}
     frame = pl.DataFrame(columns, schema=scalar_schema).with_columns(
         _array_column(name, values, FACE_LANDMARKS_SCHEMA[name].size)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from facesym_pipeline.lib.media import MediaError, iter_video_frames, load_image_rgb
+from facesym_pipeline.lib.refine import REFINED_POINTS, refine_points
 
 N_LANDMARKS = 478
 BLENDSHAPE_NAMES: tuple[str, ...] = (
@@ -36,7 +37,8 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
 # in videos two are enough to tell "more than one face" and keep tracking cheap.
 MAX_FACES_IMAGE = 5
 MAX_FACES_VIDEO = 2
-_METRIC_FACE_WIDTH_PX = 128  # face crops are resized to this before sharpness is measured
+_METRIC_FACE_WIDTH_PX = 128  # face crops are resized to this width for sharpness
+# face crops are resized to this before sharpness is measured
 
 
 @dataclass
@@ -54,6 +56,7 @@ class FrameResult:
     sharpness: float | None = None
     brightness: float | None = None
     contrast: float | None = None
+    refined_xy: np.ndarray | None = None  # (len(REFINED_POINTS), 2) pixel positions
 
 
 @dataclass
@@ -112,6 +115,8 @@ def frame_result(rgb: np.ndarray, detection, frame_index: int, t_s: float) -> Fr
     )
     result.transform = np.asarray(detection.facial_transformation_matrixes[best], np.float32)
     _measure_face_region(rgb, result)
+    refined = refine_points(rgb, result.landmarks)
+    result.refined_xy = np.array([refined[i] for i in REFINED_POINTS], dtype=np.float32)
     return result
 
 

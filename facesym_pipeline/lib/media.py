@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from facesym_pipeline.lib.grouping import phash
+
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 IGNORED_NAMES = frozenset({"labels.csv", "readme.md", "readme.txt", ".ds_store", "thumbs.db"})
@@ -44,6 +46,7 @@ class MediaProbe:
     fps: float | None
     n_frames: int
     duration_s: float | None
+    phash: str | None = None  # perceptual hash (hex) of a still, for near-duplicate groups
 
 
 def media_kind_from_extension(path: Path) -> str | None:
@@ -68,6 +71,7 @@ def probe(path: Path) -> MediaProbe:
 
 def _probe_image(path: Path) -> MediaProbe:
     try:
+        digest = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as img:
@@ -78,6 +82,7 @@ def _probe_image(path: Path) -> MediaProbe:
                     # find truncated data; verify() misses it.
                     img.draft("RGB", (max(width // 8, 1), max(height // 8, 1)))
                     img.load()
+                    digest = f"{phash(ImageOps.exif_transpose(img)):016x}"
     except UnidentifiedImageError as exc:
         raise MediaError("not_an_image", "content is not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError) as exc:
@@ -88,7 +93,7 @@ def _probe_image(path: Path) -> MediaProbe:
         raise MediaError(
             "image_too_large", f"{width}x{height} px {fmt}; limit {MAX_DECODE_PIXELS} px"
         )
-    return MediaProbe("image", width, height, None, 1, None)
+    return MediaProbe("image", width, height, None, 1, None, digest)
 
 
 def _probe_video(path: Path) -> MediaProbe:

@@ -9,9 +9,12 @@ line, "down" = perpendicular to it, towards the chin) around the landmark:
 - mouth corner: the lip gap is a dark valley running across the face; per column of the
   crop the valley's row is found (sub-pixel), the valley is followed outwards from inside
   the mouth, and the corner is where its depth fades out;
-- lid margins: along the vertical through the lid centre the upper margin is the
+- lid margins: along the vertical through the lid centre (averaged over a band a little
+  wider than the pupil, with corneal highlights removed) the upper margin is the
   strongest bright-to-dark step going down (skin to lash line and eye), the lower margin
-  the strongest dark-to-bright step (eye to lower lid skin).
+  the strongest dark-to-bright step (eye to lower lid skin). The upper edge found is the
+  top of the lash line, so absolute lid heights read ~1-2 mm higher than MediaPipe's;
+  left-right differences are unaffected.
 
 Crop sizes are multiples of the iris diameter, so the search behaves the same at any
 image resolution. A point whose evidence is weak keeps its landmark position.
@@ -90,15 +93,14 @@ def _gray_roi(rgb: np.ndarray, corners: np.ndarray, blur_px: float):
 # Mouth-corner crop, in units of the half mouth width (u, outwards from the corner
 # landmark) and of the iris diameter (v, down the face from it).
 CORNER_U_RANGE = (-0.45, 0.25)
-CORNER_V_HALF = 0.4
+CORNER_V_HALF = 0.6
 CORNER_COLUMNS = 36
 CORNER_ROWS = 41
 CORNER_REFERENCE_U = (-0.45, -0.15)  # columns whose valley depth sets the reference
 CORNER_END_FRACTION = 0.4  # the valley ends where its depth falls below this share
 CORNER_MIN_DEPTH = 4.0  # grey levels: weaker valleys are not trusted
 CORNER_FIT_COLUMNS = 8  # valley rows fitted by a line just inside the evaluation column
-CORNER_DEPTH_REACH = 0.25
-CORNER_REF_STAT = "median"
+CORNER_DEPTH_REACH = 0.5  # iris diameters above/below the valley that set its depth
 CORNER_MAX_SLOPE = 1.0  # valley rows may change by at most this much per unit of u
 
 
@@ -132,6 +134,9 @@ def _valley_path(crop: np.ndarray, max_step: int, step_penalty: float) -> np.nda
 def refine_mouth_corner(
     gray: np.ndarray, offset: np.ndarray, face: _Face, corner: int, debug: dict | None = None
 ) -> np.ndarray | None:
+    """Pixel position of the end of the lip-gap valley at `corner`, or None when the
+    valley is too faint. `gray` is a blurred grey crop whose top-left pixel is `offset`;
+    `debug`, if given, receives the intermediate arrays."""
     pts = face.points
     c = pts[corner]
     centre = pts[list(INNER_LIP_CENTRE)].mean(axis=0)
@@ -161,9 +166,9 @@ def refine_mouth_corner(
     ref_cols = (us >= CORNER_REFERENCE_U[0] * half_width) & (
         us <= CORNER_REFERENCE_U[1] * half_width
     )
-    ref = float(
-        np.median(depth[ref_cols]) if CORNER_REF_STAT == "median" else np.max(depth[ref_cols])
-    )
+    # The deepest inner column: an open mouth or bright teeth leave some inner columns
+    # without a valley, but the wedge between the lips is deep just inside the corner.
+    ref = float(np.max(depth[ref_cols]))
     # Sub-row valley position.
     inner = np.clip(path, 1, len(vs) - 2)
     rows = inner + _parabolic_offset(
@@ -175,32 +180,32 @@ def refine_mouth_corner(
     if ref < CORNER_MIN_DEPTH:
         return None
     start = int(np.argmax(us > CORNER_REFERENCE_U[1] * half_width))
-    faded = np.flatnonzero(depth[start:] < CORNER_END_FRACTION * ref)
-    if len(faded):
+    level = CORNER_END_FRACTION * ref
+    faded = np.flatnonzero(depth[start:] < level)
+    if len(faded) and start + int(faded[0]) > 0:
         end = start + int(faded[0])
         # Linear interpolation of the depth crossing between columns end-1 and end.
         d0, d1 = depth[end - 1], depth[end]
-        frac = (d0 - CORNER_END_FRACTION * ref) / max(d0 - d1, 1e-9)
+        frac = (d0 - level) / max(d0 - d1, 1e-9)
         u_end = us[end - 1] + np.clip(frac, 0, 1) * du
     else:
         u_end = us[-1]
-    u_eval = u_end if MOUTH_EVAL == "end" else min(u_end, 0.0)
-    fit = (us <= u_eval) & (us > u_eval - CORNER_FIT_COLUMNS * du)
+    # The valley's row at the corner from a line through its last columns: steadier than
+    # the single column where it fades out.
+    fit = (us <= u_end) & (us > u_end - CORNER_FIT_COLUMNS * du)
     if fit.sum() >= 3:
         slope, intercept = np.polyfit(us[fit], v_path[fit], 1)
-        v_eval = slope * u_eval + intercept
+        v_end = slope * u_end + intercept
     else:
-        v_eval = float(np.interp(u_eval, us, v_path))
+        v_end = float(np.interp(u_end, us, v_path))
     if debug is not None:
-        debug.update(u_end=u_end, u_eval=u_eval, v_eval=v_eval)
-    return c + u_eval * out + v_eval * face.down
+        debug.update(u_eval=u_end, v_eval=v_end)
+    return c + u_end * out + v_end * face.down
 
 
-MOUTH_EVAL = "end"
-
-
-LID_BAND_HALF = 0.12  # iris diameters either side of the lid centre averaged into the profile
-LID_COLUMNS = 7
+LID_BAND_HALF = 0.3  # iris diameters either side of the lid centre averaged into the profile
+LID_COLUMNS = 13
+LID_HIGHLIGHT_SIZE = 0.25  # iris diameters: bright spots narrower than this are removed
 LID_STEP = 1.0 / 40  # profile sample spacing, iris diameters
 LID_SEARCH = 0.3  # iris diameters either side of a lid landmark searched for its margin
 LID_MIN_STEP = 2.0  # grey levels per pixel: weaker margins are not trusted
@@ -210,6 +215,9 @@ def refine_lids(
     gray: np.ndarray, offset: np.ndarray, face: _Face, upper: int, lower: int,
     debug: dict | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:  # fmt: skip
+    """Pixel positions of the upper and lower lid margins on the vertical through the
+    lid centre (None where the step is too weak). The upper one is the skin/lash-line
+    edge, which sits at or slightly above the margin MediaPipe marks."""
     pts = face.points
     top, bottom = pts[upper], pts[lower]
     origin = 0.5 * (top + bottom)
@@ -221,6 +229,11 @@ def refine_lids(
         v_top - LID_SEARCH * iris - 2 * step, v_bottom + LID_SEARCH * iris + 2 * step, step
     )
     us = np.linspace(-LID_BAND_HALF, LID_BAND_HALF, LID_COLUMNS) * iris
+    # A grey opening removes corneal highlights: small bright spots whose edges would
+    # otherwise outcompete the lid margin.
+    size = max(3, int(round(LID_HIGHLIGHT_SIZE * iris)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    gray = cv2.morphologyEx(gray, cv2.MORPH_OPEN, kernel)
     crop = _bilinear_crop(gray, origin - offset, face.across, face.down, us, vs)
     profile = crop.astype(np.float64).mean(axis=1)
     grad = np.gradient(profile) / step  # grey levels per pixel, + = brighter going down

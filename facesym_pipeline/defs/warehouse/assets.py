@@ -1,17 +1,44 @@
 import dagster as dg
 
-from facesym_pipeline.defs.frames.assets import sampled_frames
-from facesym_pipeline.defs.ingest.assets import media_inventory
-from facesym_pipeline.defs.landmarks.assets import face_landmarks
-from facesym_pipeline.defs.quality.assets import frame_quality
+from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
+from facesym_pipeline.defs.jobs import PARTITIONED_ASSETS
+from facesym_pipeline.defs.metadata import table_metadata
+from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
 from facesym_pipeline.lib.catalog import refresh_catalog
+from facesym_pipeline.lib.exports import export_tables
+from facesym_pipeline.lib.feature_dictionary import feature_dictionary as dictionary_table
 from facesym_pipeline.lib.markdown import counts_table
 
-LAKE_TABLE_ASSETS = [media_inventory, sampled_frames, face_landmarks, frame_quality]
+
+@dg.asset(group_name="warehouse", kinds={"parquet"})
+def feature_dictionary(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every feature column with its unit, face region, formula in words and the landmark
+    indices it uses, for analysts reading the feature tables."""
+    table = dictionary_table()
+    path = warehouse.lake.write("feature_dictionary", None, table)
+    return dg.MaterializeResult(metadata=table_metadata(table, path))
 
 
-@dg.asset(deps=LAKE_TABLE_ASSETS, group_name="warehouse", kinds={"duckdb"})
+@dg.asset(
+    deps=[symmetry_features, functional_features], group_name="warehouse", kinds={"csv"}
+)
+def feature_exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """CSV exports of the symmetry and functional feature tables over all datasets."""
+    written = export_tables(warehouse.lake, warehouse.exports_dir)
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.md(counts_table(written, "file", "rows")),
+            "dagster/row_count": sum(written.values()),
+        }
+    )
+
+
+@dg.asset(
+    deps=[*PARTITIONED_ASSETS, feature_dictionary, asymmetry_classifier],
+    group_name="warehouse",
+    kinds={"duckdb"},
+)
 def warehouse_catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The DuckDB catalog `warehouse/facesym.duckdb`: one view per lake table over all
     dataset partitions, for analysts to open read-only."""

@@ -7,7 +7,12 @@ from pydantic import Field
 
 from facesym_pipeline.lib.fingerprint import HashCache
 from facesym_pipeline.lib.lake import Lake
-from facesym_pipeline.lib.paths import data_root, dataset_dir, warehouse_root
+from facesym_pipeline.lib.paths import (
+    data_root,
+    dataset_dir,
+    validate_partition_key,
+    warehouse_root,
+)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -29,6 +34,14 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def exports_dir(self) -> Path:
         return Path(self.warehouse_dir) / "exports"
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.warehouse_dir) / "models"
+
+    def reports_dir(self, key: str) -> Path:
+        """Per-dataset report folder (plots, HTML); the key is validated by the lake."""
+        return Path(self.warehouse_dir) / "reports" / validate_partition_key(key)
 
     def dataset_folder(self, key: str) -> Path:
         return dataset_dir(key, Path(self.data_dir))
