@@ -9,6 +9,7 @@ from facesym_pipeline.defs.landmarks.resources import LandmarkerResource
 from facesym_pipeline.defs.models import checks as model_checks
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.quality import checks as quality_checks
+from facesym_pipeline.defs.temporal.assets import healthy_ranges
 from facesym_pipeline.defs.warehouse.assets import (
     feature_dictionary,
     feature_exports,
@@ -17,6 +18,7 @@ from facesym_pipeline.defs.warehouse.assets import (
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
 
 UNPARTITIONED_ASSETS = [
+    healthy_ranges,
     asymmetry_classifier,
     feature_dictionary,
     feature_exports,

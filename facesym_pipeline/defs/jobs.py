@@ -11,9 +11,10 @@ from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.quality.assets import frame_quality
+from facesym_pipeline.defs.temporal.assets import healthy_ranges, temporal_series, temporal_trends
 
-# Everything one dataset run materialises, in graph order.
-PARTITIONED_ASSETS = [
+# From files to per-media features: everything that depends on one dataset alone.
+DATASET_ASSETS = [
     media_inventory,
     sampled_frames,
     face_landmarks,
@@ -23,6 +24,9 @@ PARTITIONED_ASSETS = [
     media_features,
     measurement_calibration,
 ]
+# Video trends: per dataset, but judged against the healthy ranges of all datasets.
+TREND_ASSETS = [temporal_series, temporal_trends]
+PARTITIONED_ASSETS = DATASET_ASSETS + TREND_ASSETS
 
 dataset_job = dg.define_asset_job(
     "dataset_job",
@@ -31,9 +35,10 @@ dataset_job = dg.define_asset_job(
     description="Materialise every asset of one dataset partition, and their checks.",
 )
 
-# Unpartitioned assets over all datasets: the catalog, exports and models.
+# Unpartitioned assets over all datasets: healthy ranges, models, exports and the catalog.
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
-    selection=dg.AssetSelection.groups("warehouse", "models"),
-    description="Refresh the DuckDB catalog, exports and cross-dataset models.",
+    selection=dg.AssetSelection.groups("warehouse", "models")
+    | dg.AssetSelection.assets(healthy_ranges),
+    description="Refresh healthy ranges, models, exports and the DuckDB catalog.",
 )

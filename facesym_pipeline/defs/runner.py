@@ -1,14 +1,20 @@
 """Materialise dataset partitions through Dagster from the command line, skipping those
-whose content and code are unchanged since their last successful run."""
+whose content and code are unchanged since their last successful run.
+
+Stages: (1) each changed dataset up to its per-media features; (2) what is computed over
+all datasets: healthy ranges, the classifier, the dictionary and exports; (3) video trends
+of every dataset, against the new healthy ranges; (4) the DuckDB catalog, written last by
+this one step.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 
 from facesym_pipeline.defs.ingest.fingerprints import recorded_metadata
+from facesym_pipeline.defs.jobs import DATASET_ASSETS, TREND_ASSETS
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.lib.code_version import code_version
 from facesym_pipeline.lib.fingerprint import HashCache, dataset_fingerprint
@@ -17,6 +23,11 @@ from facesym_pipeline.lib.paths import data_root, dataset_dir, warehouse_root
 _RUN_TAG = "facesym/code_version"
 # Step-level progress without Dagster's per-event debug lines.
 _CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+CATALOG = dg.AssetKey("warehouse_catalog")
+
+
+def _keys(assets) -> list[dg.AssetKey]:
+    return [key for asset in assets for key in asset.keys]
 
 
 def _up_to_date(instance: dg.DagsterInstance, key: str, fingerprint: str) -> bool:
@@ -26,11 +37,51 @@ def _up_to_date(instance: dg.DagsterInstance, key: str, fingerprint: str) -> boo
         dg.RunsFilter(
             job_name="dataset_job",
             statuses=[dg.DagsterRunStatus.SUCCESS],
-            tags={"dagster/partition": key, _RUN_TAG: code_version()},
+            tags={"dagster/partition": key, _RUN_TAG: code_version(), "facesym/stage": "trends"},
         ),
         limit=1,
     )
     return bool(runs)
+
+
+class _Stages:
+    def __init__(self, instance: dg.DagsterInstance, say: Callable[[str], None], run_config):
+        from facesym_pipeline.definitions import defs
+
+        self.instance, self.say = instance, say
+        self.run_config = {**_CONSOLE_INFO, **(run_config or {})}
+        self.dataset_job = defs.resolve_job_def("dataset_job")
+        self.warehouse_job = defs.resolve_job_def("warehouse_job")
+        self.warehouse_keys = [
+            k for k in defs.resolve_asset_graph().get_all_asset_keys()
+            if k in self.warehouse_job.asset_layer.selected_asset_keys and k != CATALOG
+        ]  # fmt: skip
+
+    def dataset(self, key: str, assets, stage: str) -> bool:
+        result = self.dataset_job.execute_in_process(
+            partition_key=key,
+            instance=self.instance,
+            asset_selection=_keys(assets),
+            run_config=self.run_config,
+            tags={_RUN_TAG: code_version(), "facesym/stage": stage},
+            raise_on_error=False,
+        )
+        self.say(
+            f"[{key}] {stage}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})"
+        )
+        return result.success
+
+    def warehouse(self, keys: list[dg.AssetKey], stage: str) -> bool:
+        result = self.warehouse_job.execute_in_process(
+            instance=self.instance,
+            asset_selection=keys,
+            run_config=self.run_config,
+            raise_on_error=False,
+        )
+        self.say(
+            f"[warehouse] {stage}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})"
+        )
+        return result.success
 
 
 def run_datasets(
@@ -39,21 +90,19 @@ def run_datasets(
     say: Callable[[str], None] = print,
     run_config: dict | None = None,
 ) -> dict[str, str]:
-    """Register and materialise each dataset; then the unpartitioned warehouse assets.
+    """Register and materialise each dataset and everything computed over all datasets.
 
-    Returns {key: "materialised" | "up to date" | "failed"}.
+    Returns {key: "materialised" | "up to date" | "failed"} (plus "warehouse" on failure).
     """
-    from facesym_pipeline.definitions import defs
-
     instance = dg.DagsterInstance.get()
     known = set(instance.get_dynamic_partitions(dataset_partitions.name))
     new = [k for k in keys if k not in known]
     if new:
         instance.add_dynamic_partitions(dataset_partitions.name, new)
         say(f"registered dataset partitions: {', '.join(new)}")
+    stages = _Stages(instance, say, run_config)
     cache = HashCache(warehouse_root() / ".cache" / "file_hashes.json")
     outcome: dict[str, str] = {}
-    job = defs.resolve_job_def("dataset_job")
     for key in keys:
         fingerprint = dataset_fingerprint(dataset_dir(key, data_root()), cache)
         cache.save()
@@ -61,32 +110,16 @@ def run_datasets(
             say(f"[{key}] up to date (content {fingerprint[:12]}, code {code_version()})")
             outcome[key] = "up to date"
             continue
-        say(f"[{key}] materialising {', '.join(k.to_user_string() for k in _job_assets(defs))}")
-        result = job.execute_in_process(
-            partition_key=key,
-            instance=instance,
-            run_config={**_CONSOLE_INFO, **(run_config or {})},
-            tags={_RUN_TAG: code_version()},
-            raise_on_error=False,
+        outcome[key] = (
+            "materialised" if stages.dataset(key, DATASET_ASSETS, "features") else "failed"
         )
-        outcome[key] = "materialised" if result.success else "failed"
-        say(f"[{key}] {outcome[key]} (run {result.run_id[:8]})")
-    if any(v == "materialised" for v in outcome.values()) or not _catalog_exists():
-        warehouse = defs.resolve_job_def("warehouse_job")
-        result = warehouse.execute_in_process(
-            instance=instance, run_config=_CONSOLE_INFO, raise_on_error=False
-        )
-        say(
-            f"[warehouse] {'materialised' if result.success else 'failed'} (run {result.run_id[:8]})"
-        )
-        if not result.success:
+    changed = any(v != "up to date" for v in outcome.values())
+    if changed or not (warehouse_root() / "facesym.duckdb").is_file():
+        if not stages.warehouse(stages.warehouse_keys, "models and exports"):
+            outcome["warehouse"] = "failed"
+        for key in keys:
+            if outcome[key] != "failed" and not stages.dataset(key, TREND_ASSETS, "trends"):
+                outcome[key] = "failed"
+        if not stages.warehouse([CATALOG], "catalog"):
             outcome["warehouse"] = "failed"
     return outcome
-
-
-def _job_assets(defs: dg.Definitions) -> list[dg.AssetKey]:
-    return sorted(defs.resolve_job_def("dataset_job").asset_layer.selected_asset_keys)
-
-
-def _catalog_exists() -> bool:
-    return Path(warehouse_root() / "facesym.duckdb").is_file()

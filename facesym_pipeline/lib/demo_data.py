@@ -172,17 +172,13 @@ def render_variants(
     out = []
     for variant in variants:
         image = rgb
-        fields = []
         if variant.droop_mm:
-            fields.append(
-                warp.droop_field(rgb.shape[:2], landmarks_px, variant.side, variant.droop_mm)
-            )
+            field = warp.droop_field(rgb.shape[:2], landmarks_px, variant.side, variant.droop_mm)
+            image = warp.apply_fields(image, field)
         if variant.ptosis_mm:
-            fields.append(
-                warp.ptosis_field(rgb.shape[:2], landmarks_px, variant.side, variant.ptosis_mm)
-            )
-        if fields:
-            image = warp.apply_fields(image, fields)
+            # The lid slides over the eye (occlusion), which no displacement field renders.
+            image = warp.apply_ptosis(image, landmarks_px, variant.side, variant.ptosis_mm)
+        if variant.label:
             # The asymmetric class gets the same nuisance mix as the symmetric one.
             nuisance_kind = str(rng.choice(NUISANCES))
         else:

@@ -102,6 +102,13 @@ def scan_dataset(dataset: str, folder: Path, hash_cache: HashCache | None = None
     return pl.DataFrame([asdict(r) for r in rows], schema=INVENTORY_SCHEMA)
 
 
+def inventory_for_file(path: Path, dataset: str = "adhoc") -> pl.DataFrame:
+    """The one-row inventory of a single file, judged exactly as in a dataset scan."""
+    path = Path(path)
+    row = _inventory_row(dataset, path.parent.resolve(), path, path.name, {}, HashCache(), {})
+    return pl.DataFrame([asdict(row)], schema=INVENTORY_SCHEMA)
+
+
 def _inventory_row(dataset, folder, path, relpath, labels, hash_cache, seen) -> InventoryRow:
     entry = labels.get(relpath, {})
     label = _parse_label(entry.get("label")) if entry else None

@@ -4,6 +4,8 @@ A smooth displacement field is built around MediaPipe landmarks, sized in millim
 the iris diameter, and applied with `cv2.remap`. Fields are dense `(dx, dy)` float32
 arrays giving, for each pixel of the SOURCE image, where its content moves to; the
 injected amount is exact at the anchor landmark, so the field doubles as ground truth.
+A ptosis is a lid sliding over the eye rather than a deformation of it, so besides its
+field it has its own renderer (`apply_ptosis`) that lays the shifted lid over the image.
 
 Directions follow the face, not the image: "across" is the unit vector from the subject's
 right iris centre (468) to the left one (473), "down" is perpendicular to it and points
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 
 import cv2
 import numpy as np
+from scipy.interpolate import PchipInterpolator
 
 IRIS_DIAMETER_MM = 11.7
 IRIS_CENTRE = {"right": 468, "left": 473}
@@ -24,18 +27,26 @@ IRIS_RING = {"right": (469, 470, 471, 472), "left": (474, 475, 476, 477)}
 MOUTH_CORNER = {"right": 61, "left": 291}
 UPPER_LID = {"right": 159, "left": 386}
 LOWER_LID = {"right": 145, "left": 374}
+# Upper-lid margin from canthus to canthus (outer corner, lid points, inner corner).
+UPPER_LID_MARGIN = {
+    "right": (33, 246, 161, 160, 159, 158, 157, 173, 133),
+    "left": (263, 466, 388, 387, 386, 385, 384, 398, 362),
+}
 EYE_CORNERS = {"right": (33, 133), "left": (362, 263)}
 CHIN = 152
 
 # Gaussian radius of the droop as a fraction of mouth width: wide enough that lip and cheek
 # follow the corner, narrow enough that the opposite corner moves < 2% of the droop.
 DROOP_SIGMA_FRACTION = 0.35
-# Lateral and upward radius of the eyelid field as fractions of the eye's width.
-PTOSIS_SIGMA_ACROSS_FRACTION = 0.45
-PTOSIS_SIGMA_UP_FRACTION = 0.6
-# Between the lids the field falls as a half cosine; it stays one-to-one only while the
-# lid shift is below 2/pi of the lid gap, so we refuse anything above this fraction.
+# Upward radius of the lid skin's falloff as a fraction of eye width: the skin just above
+# the margin moves with the lid, the brow (about half an eye width higher) barely.
+PTOSIS_SIGMA_UP_FRACTION = 0.25
+# The lid may cover at most this fraction of the fissure, so some of the eye stays open.
 PTOSIS_MAX_GAP_FRACTION = 0.6
+# MediaPipe's margin points sit on the lash line; the lid layer reaches this far below
+# them, and its new edge is blended over this width (anti-aliasing), both in px.
+LID_EDGE_PX = 1.5
+LID_EDGE_AA_PX = 1.0
 _INVERSE_ITERATIONS = 6
 
 Field = tuple[np.ndarray, np.ndarray]
@@ -127,21 +138,19 @@ def lid_gap_mm(landmarks_px: np.ndarray, side: str) -> float:
     return gap_px * mm_per_px_from_landmarks(pts)
 
 
-def ptosis_field(
-    shape_hw: tuple[int, int], landmarks_px: np.ndarray, side: str, ptosis_mm: float
-) -> Field:
-    """Lower the subject's `side` upper eyelid by `ptosis_mm` at the lid centre.
+def _lid_geometry(landmarks_px: np.ndarray, side: str, ptosis_mm: float) -> dict:
+    """Everything the lid model needs, in the face frame centred on the upper-lid centre.
 
-    Along the face's vertical the weight is 1 at the upper-lid centre, decays as a Gaussian
-    above it (brow skin follows a little) and as a half cosine down to 0 at the lower lid,
-    which therefore stays put; across the face it is a Gaussian scaled by eye width.
+    Checks the request (eye open, lid shift small enough for the fissure) and returns the
+    axes, the lid shift in px, the eye width and the margin landmarks as (s, t) = (across,
+    down) coordinates sorted from one eye corner to the other.
     """
     side = _check_side(side)
     pts = _xy(landmarks_px)
     scale = mm_per_px_from_landmarks(pts)
     across, down = face_axes(pts)
-    upper, lower = pts[UPPER_LID[side]], pts[LOWER_LID[side]]
-    gap_px = float(np.dot(lower - upper, down))
+    centre = pts[UPPER_LID[side]]
+    gap_px = float(np.dot(pts[LOWER_LID[side]] - centre, down))
     if gap_px <= 0:
         raise ValueError(f"{side} eye looks closed (lid gap {gap_px * scale:.2f} mm)")
     if ptosis_mm > PTOSIS_MAX_GAP_FRACTION * gap_px * scale:
@@ -149,21 +158,102 @@ def ptosis_field(
             f"ptosis of {ptosis_mm} mm is too large for the {side} eye's lid gap of "
             f"{gap_px * scale:.2f} mm (at most {PTOSIS_MAX_GAP_FRACTION:.0%} of it)"
         )
+    rel = pts[list(UPPER_LID_MARGIN[side])] - centre
+    s, t = rel @ across, rel @ down
+    order = np.argsort(s)
+    s, t = s[order], t[order]
+    if s[0] >= 0 or s[-1] <= 0 or np.any(np.diff(s) <= 0):
+        raise ValueError(f"{side} upper-lid landmarks do not run from corner to corner")
     corner_a, corner_b = (pts[i] for i in EYE_CORNERS[side])
-    eye_width = float(np.linalg.norm(corner_b - corner_a))
-    sigma_across = PTOSIS_SIGMA_ACROSS_FRACTION * eye_width
-    sigma_up = PTOSIS_SIGMA_UP_FRACTION * eye_width
+    return {
+        "centre": centre,
+        "across": across,
+        "down": down,
+        "shift_px": float(ptosis_mm) / scale,
+        "eye_width": float(np.linalg.norm(corner_b - corner_a)),
+        "margin_s": s,
+        "margin_t": t,
+    }
+
+
+def _lid_layer(shape_hw: tuple[int, int], geo: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel: (t, margin t, lid shift) in px, in the face frame of `_lid_geometry`.
+
+    The margin is a monotone cubic through the upper-lid landmarks. The shift is largest
+    at the lid centre and falls as (1 - u^2)^2 to nothing at the canthi, u being the
+    position between the centre (0) and either corner (+-1): the corners stay fixed.
+    """
     xs, ys = _grid(shape_hw)
-    rel_x, rel_y = xs - upper[0], ys - upper[1]
+    rel_x, rel_y = xs - geo["centre"][0], ys - geo["centre"][1]
+    across, down = geo["across"], geo["down"]
     s = rel_x * across[0] + rel_y * across[1]
     t = rel_x * down[0] + rel_y * down[1]
-    vertical = np.where(
-        t <= 0,
-        np.exp(-(t**2) / (2 * sigma_up**2)),
-        np.where(t < gap_px, 0.5 * (1 + np.cos(np.pi * np.clip(t, 0, gap_px) / gap_px)), 0.0),
+    s_lo, s_hi = geo["margin_s"][0], geo["margin_s"][-1]
+    margin = PchipInterpolator(geo["margin_s"], geo["margin_t"])(np.clip(s, s_lo, s_hi))
+    u = np.where(s < 0, s / s_lo, s / s_hi)
+    shift = geo["shift_px"] * np.clip(1 - u**2, 0, None) ** 2
+    return t, margin, shift
+
+
+def _lid_skin_amount(t: np.ndarray, margin: np.ndarray, shift: np.ndarray, geo: dict):
+    """Shift of the lid layer: rigid at and below the margin, a Gaussian falloff above it."""
+    sigma_up = PTOSIS_SIGMA_UP_FRACTION * geo["eye_width"]
+    above = np.clip(margin - t, 0, None)
+    return shift * np.exp(-(above**2) / (2 * sigma_up**2))
+
+
+def ptosis_field(
+    shape_hw: tuple[int, int], landmarks_px: np.ndarray, side: str, ptosis_mm: float
+) -> Field:
+    """Forward field of a `ptosis_mm` drop of the subject's `side` upper-lid margin.
+
+    The lid slides over the eye: content at and above the margin (plus a lash band of
+    `LID_EDGE_PX`) moves down by the lid shift, exactly `ptosis_mm` at the lid centre,
+    with a Gaussian falloff towards the brow; the strip of eye it comes to cover is
+    collapsed under the new lid edge (displacement falling with slope -1, i.e. hidden);
+    everything below it, iris and lower lid included, stays put. `apply_fields` renders
+    this field only approximately at the new edge; `apply_ptosis` renders it with a sharp,
+    anti-aliased edge.
+    """
+    geo = _lid_geometry(landmarks_px, side, ptosis_mm)
+    t, margin, shift = _lid_layer(shape_hw, geo)
+    edge = margin + LID_EDGE_PX
+    amount = np.where(
+        t <= edge,
+        _lid_skin_amount(t, margin, shift, geo),
+        np.clip(shift - (t - edge), 0, None),
     )
-    amount = (float(ptosis_mm) / scale) * vertical * np.exp(-(s**2) / (2 * sigma_across**2))
+    down = geo["down"]
     return (amount * down[0]).astype(np.float32), (amount * down[1]).astype(np.float32)
+
+
+def apply_ptosis(
+    image: np.ndarray, landmarks_px: np.ndarray, side: str, ptosis_mm: float
+) -> np.ndarray:
+    """Render a ptosis of `ptosis_mm` on the subject's `side` by occlusion.
+
+    The lid layer (skin and lashes, shifted as in `ptosis_field`) is laid over the
+    untouched image; it covers everything above the new margin curve, with a ~1 px
+    anti-aliased edge, and below that curve every pixel keeps its original value, so the
+    iris does not move.
+    """
+    geo = _lid_geometry(landmarks_px, side, ptosis_mm)
+    t, margin, shift = _lid_layer(image.shape[:2], geo)
+    amount = _lid_skin_amount(t, margin, shift, geo)
+    down = geo["down"]
+    lid_field = ((amount * down[0]).astype(np.float32), (amount * down[1]).astype(np.float32))
+    map_x, map_y = inverse_maps(lid_field)
+    lid = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    # Destination-side edge: the old margin (plus lash band) moved down by the shift.
+    cover = np.clip((margin + LID_EDGE_PX + shift - t) / LID_EDGE_AA_PX + 0.5, 0, 1)
+    cover = np.where(shift > 0, cover, 0.0).astype(np.float32)
+    if image.ndim == 3:
+        cover = cover[..., None]
+    out = cover * lid.astype(np.float32) + (1 - cover) * image.astype(np.float32)
+    if np.issubdtype(image.dtype, np.integer):
+        info = np.iinfo(image.dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(image.dtype)
 
 
 def field_at(field: Field, point_xy: np.ndarray) -> np.ndarray:

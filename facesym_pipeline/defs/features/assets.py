@@ -9,6 +9,7 @@ from facesym_pipeline.lib.feature_tables import (
     functional_table,
     media_feature_table,
     passed_frames,
+    still_media,
     symmetry_table,
 )
 
@@ -30,7 +31,8 @@ def symmetry_features(
     """Geometric left/right asymmetry of every quality-passed frame in millimetres and
     degrees (mouth, eyes, nose, brows, regional Procrustes), with head pose and scale."""
     key = context.partition_key
-    table = symmetry_table(_passed(warehouse, key))
+    stills = still_media(warehouse.lake.read("media_inventory", key))
+    table = symmetry_table(_passed(warehouse, key), stills)
     path = warehouse.lake.write("symmetry_features", key, table)
     return dg.MaterializeResult(metadata=table_metadata(table, path))
 

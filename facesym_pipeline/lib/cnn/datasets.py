@@ -25,10 +25,13 @@ class CropArrays:
     ok: np.ndarray
 
     def __len__(self) -> int:
-        return int(self.ok.sum())
+        return len(next(iter(self.crops.values()))) if self.crops else 0
 
     def take(self, index) -> CropArrays:
-        return CropArrays({k: v[index] for k, v in self.crops.items()}, self.ok)
+        """Rows `index` of the arrays (a new set in which every row is ok)."""
+        crops = {k: v[index] for k, v in self.crops.items()}
+        n = len(next(iter(crops.values()))) if crops else 0
+        return CropArrays(crops, np.ones(n, dtype=bool))
 
 
 def crop_arrays(

@@ -302,3 +302,22 @@ def load_model(source: Path | bytes) -> nn.Module:
 def network_input_crops(kind: str, network: Mapping | None = None) -> Sequence[str]:
     """The crop names a network of `kind` reads."""
     return build_network(kind, network).input_crops
+
+
+def cnn_predictor(model: nn.Module, batch_size: int = 64, device: str = "auto"):
+    """A `shortcut_audit.Predictor` for a trained network: crops each sample from its image
+    and landmarks; NaN for samples that give no crop."""
+    from facesym_pipeline.lib.cnn.datasets import crop_arrays
+    from facesym_pipeline.lib.crops import MIRRORED_SUFFIX
+
+    bases = tuple(dict.fromkeys(c.removesuffix(MIRRORED_SUFFIX) for c in model.input_crops))
+    paired = tuple(b for b in bases if b + MIRRORED_SUFFIX in model.input_crops)
+
+    def predict(samples) -> np.ndarray:
+        arrays = crop_arrays(((s.image, s.landmarks) for s in samples), bases, paired)
+        out = np.full(len(samples), np.nan)
+        if len(arrays):
+            out[arrays.ok] = predict_proba(model, arrays, batch_size, device)
+        return out
+
+    return predict

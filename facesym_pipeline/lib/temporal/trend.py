@@ -123,10 +123,15 @@ def measure_trend(
 ) -> Trend:
     """Label one smoothed measure `worsening` / `improving` / `stable` / `insufficient_data`.
 
-    worsening: |level| over the last `final_window_s` exceeds |level| over the first
-    `baseline_s` by >= `min_change`, and a CUSUM in that direction raises an alarm (the change
-    is sustained, not a transient expression). improving: the mirror image. The onset is the
-    broken-stick fit's knee, searched up to the alarm.
+    The level over the last `final_window_s` is compared with the video's own baseline (its
+    first `baseline_s`): the face's own asymmetry at the start is the reference, so a droop
+    on the side opposite to a natural tilt counts from where the face started.
+    worsening: the level moved by >= `min_change` away from the baseline and ends at least
+    as asymmetric as it began (|final| >= |baseline|), and a CUSUM in that direction raises
+    an alarm (the change is sustained, not a transient expression). improving: |level| fell
+    by >= `min_change` towards symmetry, with the same CUSUM condition. The onset is the
+    broken-stick fit's knee, searched up to the alarm; the slope is the rate of change in
+    the direction of the shift.
     """
     cfg = config or TemporalConfig()
     t, v = np.asarray(t_s, dtype=float), np.asarray(y, dtype=float)
@@ -141,15 +146,22 @@ def measure_trend(
     change = abs(final) - abs(base)
     shift = final - base
     label, chg = "stable", None
-    if abs(shift) >= cfg.min_change and abs(change) >= cfg.min_change:
+    candidate = None
+    if abs(shift) >= cfg.min_change and change >= 0:
+        candidate = "worsening"
+    elif -change >= cfg.min_change:
+        candidate = "improving"
+    if candidate is not None:
         direction = 1 if shift > 0 else -1
         chg = cusum_alarm(t, v, base, direction, cfg.cusum_allowance, cfg.cusum_alarm, fps)
         if chg is not None:
-            label = "worsening" if change > 0 else "improving"
-    sign_src = final if label != "stable" and label != "improving" else overall
-    if label == "improving":
-        sign_src = base
-    sign = 1 if sign_src >= 0 else -1
+            label = candidate
+    if label == "worsening":
+        sign = 1 if shift >= 0 else -1
+    elif label == "improving":
+        sign = 1 if base >= 0 else -1
+    else:
+        sign = 1 if overall >= 0 else -1
     onset = alarm = None
     fit_from = t_first
     if chg is not None:

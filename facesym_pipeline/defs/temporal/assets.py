@@ -1,0 +1,104 @@
+import dagster as dg
+import polars as pl
+
+from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
+from facesym_pipeline.defs.metadata import table_metadata
+from facesym_pipeline.defs.partitions import dataset_partitions
+from facesym_pipeline.defs.warehouse.resources import WarehouseResource
+from facesym_pipeline.lib.healthy import healthy_ranges_table, thresholds_from_table
+from facesym_pipeline.lib.markdown import inline_png, markdown_table
+from facesym_pipeline.lib.temporal.inputs import video_frames
+from facesym_pipeline.lib.temporal.report import build_temporal_trends
+from facesym_pipeline.lib.temporal.series import build_temporal_series
+from facesym_pipeline.lib.trend_reports import write_trend_reports
+
+
+@dg.asset(deps=[symmetry_features], group_name="temporal", kinds={"parquet"})
+def healthy_ranges(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """How asymmetric unaffected faces are: per measure, the 95th percentile of |value| over
+    frames of media labelled 0 in every dataset (the detection thresholds)."""
+    lake = warehouse.lake
+    table = healthy_ranges_table(
+        lake.read_all("symmetry_features"), lake.read_all("media_inventory")
+    )
+    path = lake.write("healthy_ranges", None, table)
+    return dg.MaterializeResult(metadata=table_metadata(table, path))
+
+
+@dg.asset(
+    partitions_def=dataset_partitions,
+    deps=[symmetry_features, functional_features],
+    group_name="temporal",
+    kinds={"parquet", "polars"},
+)
+def temporal_series(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Each video's measures on a uniform time base: quality gaps kept as gaps, outliers
+    replaced by a Hampel filter and smoothed with windows in seconds."""
+    key = context.partition_key
+    lake = warehouse.lake
+    frames = video_frames(
+        lake.read("symmetry_features", key),
+        lake.read("functional_features", key),
+        lake.read("media_inventory", key),
+    )
+    series = build_temporal_series(frames).with_columns(dataset=pl.lit(key))
+    path = lake.write("temporal_series", key, series)
+    return dg.MaterializeResult(
+        metadata=table_metadata(series, path, videos=series["media_id"].n_unique())
+    )
+
+
+@dg.asset(
+    partitions_def=dataset_partitions,
+    deps=[temporal_series, healthy_ranges],
+    group_name="temporal",
+    kinds={"parquet", "html"},
+)
+def temporal_trends(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per video and face region: time beyond the healthy range, longest run, robust slope
+    with its interval and onset, a trend label and a risk level with reasons in words; plus
+    a plot per video and an HTML report of the dataset."""
+    key = context.partition_key
+    lake = warehouse.lake
+    series = lake.read("temporal_series", key)
+    thresholds = thresholds_from_table(_optional(lake, "healthy_ranges"))
+    trends, analyses = build_temporal_trends(series.drop("dataset"), thresholds)
+    names = lake.read("media_inventory", key).select("media_id", "relpath").unique("media_id")
+    if trends.height:
+        trends = trends.join(names, on="media_id", how="left").with_columns(dataset=pl.lit(key))
+    path = lake.write("temporal_trends", key, trends)
+    html, pngs = write_trend_reports(key, series, trends, analyses, warehouse.reports_dir(key))
+    shown = list(pngs.items())[:6]
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            trends,
+            path,
+            report=dg.MetadataValue.path(str(html)),
+            thresholds=dg.MetadataValue.json(thresholds or "defaults"),
+            summary=dg.MetadataValue.md(
+                markdown_table(
+                    trends,
+                    20,
+                    [
+                        c
+                        for c in ("relpath", "trend_label", "risk_level", "onset_s")
+                        if c in trends.columns
+                    ],
+                )
+            ),
+            plots=dg.MetadataValue.md(
+                "\n\n".join(inline_png(p, f"trends of {m[:8]}") for m, p in shown) or "(no videos)"
+            ),
+        )
+    )
+
+
+def _optional(lake, table: str):
+    try:
+        return lake.read(table, None)
+    except FileNotFoundError:
+        return None

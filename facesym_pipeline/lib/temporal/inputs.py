@@ -1,0 +1,37 @@
+"""The per-frame inputs of the temporal analysis: symmetry measures and raw blendshape
+scores of the quality-passed frames of each video."""
+
+from __future__ import annotations
+
+import polars as pl
+
+KEYS = ["dataset", "media_id", "frame_index", "t_s"]
+# Left-right distances to the midline shift when the head turns (a far-side point is
+# foreshortened even after frontalisation: about 3.7 mm for the mouth corners at 15 deg of
+# yaw), so beyond this yaw those measures become gaps; heights are kept (< 1 mm at 15 deg).
+MAX_YAW_FOR_MIDLINE_DEG = 10.0
+MIDLINE_MEASURES = (
+    "mouth_corner_midline_diff_mm",
+    "upper_lip_midline_offset_mm",
+    "lower_lip_midline_offset_mm",
+    "eye_midline_diff_mm",
+    "nose_tip_midline_mm",
+    "nasal_bridge_deviation_deg",
+)
+
+
+def video_frames(
+    symmetry: pl.DataFrame, functional: pl.DataFrame, inventory: pl.DataFrame
+) -> pl.DataFrame:
+    videos = inventory.filter((pl.col("kind") == "video") & (pl.col("status") == "ok"))
+    frames = symmetry.join(videos.select("media_id").unique(), on="media_id", how="semi")
+    raw = functional.select(
+        *KEYS, *[c for c in functional.columns if c.startswith("bs_") and not c.endswith("_asym")]
+    )
+    turned = pl.col("yaw_deg").abs() > MAX_YAW_FOR_MIDLINE_DEG
+    frames = frames.with_columns(
+        pl.when(turned).then(None).otherwise(pl.col(m)).alias(m)
+        for m in MIDLINE_MEASURES
+        if m in frames.columns
+    )
+    return frames.join(raw, on=KEYS, how="left").sort("media_id", "frame_index")
