@@ -142,7 +142,7 @@ def test_videos_decode_with_the_expected_duration_and_droop(tmp_path, landmarker
         DroopSchedule("droop_growing_left.mp4", "growing_droop", "left", 1.0, 2.0, 5.0),
         DroopSchedule("symmetric_control.mp4", "symmetric"),
     )
-    labels = build_demo_videos(tmp_path, duration_s=3.0, schedules=schedules)
+    labels = build_demo_videos(tmp_path, duration_s=3.0, schedules=schedules, stills=None)
     assert labels.columns == list(demo_video.LABEL_COLUMNS)
     assert labels.filter(pl.col("kind") == "real")["label"].is_null().all()
     assert labels.filter(pl.col("kind") != "real")["label"].to_list() == [1, 0]
@@ -163,3 +163,125 @@ def test_videos_decode_with_the_expected_duration_and_droop(tmp_path, landmarker
         gaps[schedule.kind] = [_corner_gap_mm(landmarker, frames[i]) for i in (early, late)]
     assert abs(gaps["growing_droop"][0] - gaps["symmetric"][0]) < 0.5
     assert gaps["growing_droop"][1] - gaps["symmetric"][1] > 2.0
+
+
+STILL_SUBSET = ("0-f15-hao-ph.jpg", "biden.jpg")
+
+
+@pytest.fixture(scope="module")
+def still_builds(tmp_path_factory):
+    """The still clips of two people, 5 s long, built twice with one seed."""
+    roots = [tmp_path_factory.mktemp(f"stills_{k}") for k in "ab"]
+    labels = [
+        build_demo_videos(
+            root,
+            seed=5,
+            schedules=(),
+            include_real=False,
+            stills=STILL_SUBSET,
+            still_duration_s=5.0,
+        )  # fmt: skip
+        for root in roots
+    ]
+    return roots, labels
+
+
+def test_still_clips_labels(still_builds):
+    (root, _), (labels, _) = still_builds
+    assert labels.columns == list(demo_video.LABEL_COLUMNS)
+    assert labels.height == 3 * len(STILL_SUBSET)
+    assert sorted(p.name for p in root.glob("*.mp4")) == sorted(labels["file"])
+    assert set(labels["subject_id"]) == {"f15-hao", "biden"}
+    for _, person in labels.group_by("subject_id"):
+        assert sorted(person["kind"]) == ["constant_droop", "growing_droop", "symmetric"]
+    growing = labels.filter(pl.col("kind") == "growing_droop")
+    assert growing["onset_s"].is_between(*demo_video.ONSET_RANGE_S).all()
+    assert growing["growth_mm_per_s"].is_between(*demo_video.GROWTH_RANGE_MM_PER_S).all()
+    assert growing["max_droop_mm"].is_between(*demo_video.GROWTH_CAP_RANGE_MM).all()
+    constant = labels.filter(pl.col("kind") == "constant_droop")
+    assert constant["max_droop_mm"].is_between(*demo_video.CONSTANT_RANGE_MM).all()
+    assert (labels["label"] == (labels["kind"] != "symmetric").cast(pl.Int8)).all()
+    assert set(labels.filter(pl.col("label") == 1)["side"]) <= {"left", "right"}
+    assert (labels["fps"] == demo_video.STILL_FPS).all()
+    assert (labels["duration_s"] == 5.0).all()
+    # A subset build draws the same clips as the full default list would.
+    assert demo_video.still_schedules(5, "biden.jpg") == tuple(
+        DroopSchedule(r["file"], r["kind"], r["side"], r["onset_s"], r["growth_mm_per_s"],
+                      r["max_droop_mm"])
+        for r in labels.filter(pl.col("source_file") == "biden.jpg").iter_rows(named=True)
+    )  # fmt: skip
+
+
+def test_still_clips_are_deterministic_and_decode(still_builds):
+    (first, second), (labels_a, labels_b) = still_builds
+    assert labels_a.equals(labels_b)
+    assert (first / "labels.csv").read_bytes() == (second / "labels.csv").read_bytes()
+    for name in labels_a["file"]:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+        assert demo_video.count_decodable_frames(first / name) == 50
+        cap = cv2.VideoCapture(str(first / name))
+        fps, width = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_WIDTH)
+        cap.release()
+        assert fps == pytest.approx(demo_video.STILL_FPS)
+        assert 0 < width <= demo_video.MAX_SIDE_PX
+    other_seed = demo_video.still_schedules(6, "biden.jpg")
+    assert other_seed != demo_video.still_schedules(5, "biden.jpg")
+
+
+def test_still_clips_show_the_droop_and_move(still_builds, landmarker):
+    (root, _), (labels, _) = still_builds
+    person = labels.filter(pl.col("source_file") == "0-f15-hao-ph.jpg")
+
+    def clip(kind):
+        return person.filter(pl.col("kind") == kind).row(0, named=True)
+
+    constant, symmetric = clip("constant_droop"), clip("symmetric")
+    frames = {
+        kind: dict(iter_video_frames(root / row["file"], [0, 45]))
+        for kind, row in (("constant", constant), ("symmetric", symmetric))
+    }
+    gaps = {k: [_corner_gap_mm(landmarker, f[i]) for i in (0, 45)] for k, f in frames.items()}
+    sign = 1.0 if constant["side"] == "left" else -1.0  # diff = subject's left - right
+    for i in range(2):
+        assert sign * (gaps["constant"][i] - gaps["symmetric"][i]) > 0.5 * constant["max_droop_mm"]
+    # The symmetric clip moves (head motion, noise) but keeps its symmetry.
+    assert abs(gaps["symmetric"][1] - gaps["symmetric"][0]) < 0.6
+    first, later = (frames["symmetric"][i].astype(np.int16) for i in (0, 45))
+    assert np.abs(later - first).mean() > 2.0
+
+
+def test_head_motion_is_small_smooth_and_moves_the_landmarks():
+    rng = np.random.default_rng(3)
+    t_s = np.arange(80) / 10.0
+    centre = np.array([200.0, 240.0])
+    motion = demo_video.head_motion(rng, t_s, centre)
+    np.testing.assert_allclose(motion[0], [[1, 0, 0], [0, 1, 0]], atol=1e-9)
+    roll_deg = np.degrees(np.arctan2(motion[:, 1, 0], motion[:, 0, 0]))
+    assert np.abs(roll_deg).max() <= demo_video.MOTION_ROLL_DEG + 1e-9
+    assert np.abs(roll_deg).max() > 0.4 * demo_video.MOTION_ROLL_DEG
+    path = np.stack([demo_video.move_landmarks(centre[None], m)[0] for m in motion])
+    assert np.abs(path - centre).max() <= demo_video.MOTION_SHIFT_PX + 1e-9
+    assert np.linalg.norm(np.diff(path, axis=0), axis=1).max() < 1.0  # px per frame
+    # The landmark transform is the one the frames are warped with.
+    image = np.zeros((480, 400), np.uint8)
+    image[100, 150] = 255
+    moved = cv2.warpAffine(image, motion[40], (400, 480), flags=cv2.INTER_LINEAR)
+    ys, xs = np.nonzero(moved)
+    w = moved[ys, xs].astype(float)
+    centroid = np.array([np.average(xs, weights=w), np.average(ys, weights=w)])
+    expected = demo_video.move_landmarks(np.array([[150.0, 100.0]]), motion[40])[0]
+    np.testing.assert_allclose(centroid, expected, atol=0.1)
+
+
+def test_windowed_droop_matches_the_full_frame_warp(landmarker):
+    rgb = demo_video._even_crop(load_image_rgb(sample_path("biden.jpg"), max_side=640))
+    pts = demo_data.detect_landmarks_px(landmarker, rgb, "biden.jpg")
+    full = warp.apply_fields(rgb, warp.droop_field(rgb.shape[:2], pts, "left", 4.0))
+    windowed = demo_video.droop_in_window(rgb, pts, "left", 4.0)
+    assert np.abs(full.astype(int) - windowed.astype(int)).max() <= 1
+    assert np.abs(full.astype(int) - rgb.astype(int)).max() > 20
+
+
+def test_unknown_still_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown stills"):
+        demo_video.build_still_clips(tmp_path, stills=["no_face.mp4"])

@@ -6,7 +6,11 @@ import polars as pl
 
 from facesym_pipeline.lib.temporal import mouth_asymmetry
 from facesym_pipeline.lib.temporal.config import TemporalConfig
-from facesym_pipeline.lib.temporal.expression import expression_balance, rom_ratio
+from facesym_pipeline.lib.temporal.expression import (
+    expression_balance,
+    remove_expression_component,
+    rom_ratio,
+)
 from facesym_pipeline.lib.temporal.series import build_temporal_series
 from facesym_pipeline.lib.temporal.synthetic import synthetic_video
 
@@ -57,3 +61,21 @@ def test_one_sided_smile_keeps_evidence():
     assert late.height > 0 and not late["smile_adjusted"].any()
     assert r.rom["weaker_side"] == "left"
     assert r.flagged and r.label == "worsening"
+
+
+def test_expression_held_throughout_leaves_values_unchanged():
+    # A smile held for the whole clip has no resting reference: its gain cannot be fitted,
+    # and a near-constant intensity once turned 1 mm of jitter into tens of mm of offset.
+    rng = np.random.default_rng(0)
+    t = np.arange(40) / 5.0
+    values = 1.2 + rng.normal(0, 0.3, t.size)
+    intensity = 0.945 + rng.normal(0, 0.003, t.size)
+    held = np.ones(t.size, dtype=bool)
+    out = remove_expression_component(t, values, held, intensity)
+    np.testing.assert_array_equal(out, values)
+    # The same smile rising from rest is fitted and removed.
+    rising = np.where(t < 3.0, 0.0, 0.9)
+    smiling = 0.5 + 4.0 * rising + rng.normal(0, 0.1, t.size)
+    active = rising > 0
+    adjusted = remove_expression_component(t, smiling, active, rising)
+    assert abs(np.median(adjusted[active]) - 0.5) < 0.3

@@ -113,8 +113,21 @@ def _fit_fold(model, X, y, train, test, proba) -> None:
         # a one-class training fold can only predict its base rate
         proba[test] = float(y_train.mean())
     else:
-        fitted = clone(model).fit(X[train], y_train)
-        proba[test] = fitted.predict_proba(X[test])[:, 1]
+        keep = informative_columns(X[train])
+        fitted = clone(model).fit(X[train][:, keep], y_train)
+        proba[test] = fitted.predict_proba(X[test][:, keep])[:, 1]
+
+
+def informative_columns(X: np.ndarray) -> np.ndarray:
+    """Columns with at least two distinct finite values. A fold can leave a sparse feature
+    (a blendshape that rarely activates) constant or empty; it carries nothing to learn
+    there, and the histogram binning of boosted trees fails on it."""
+    X = np.asarray(X, dtype=np.float64)
+    keep = np.zeros(X.shape[1], dtype=bool)
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        keep[j] = np.unique(column[np.isfinite(column)]).size >= 2
+    return keep
 
 
 def grouped_splits(X, y, groups, n_splits: int, seed: int = 0) -> list[tuple]:

@@ -79,6 +79,25 @@ class FullFaceCNN(nn.Module):
         return self.head(nn.functional.adaptive_avg_pool2d(x, 1)).squeeze(1)
 
 
+class GaussianBlur(nn.Module):
+    """A fixed (not trained) separable Gaussian low-pass, applied per channel."""
+
+    def __init__(self, sigma: float):
+        super().__init__()
+        radius = max(1, int(round(3 * sigma)))
+        x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+        kernel = torch.exp(-(x**2) / (2 * sigma**2))
+        self.register_buffer("kernel", kernel / kernel.sum(), persistent=False)
+        self.radius = radius
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        r = self.radius
+        x = nn.functional.pad(x, (r, r, r, r), mode="replicate")
+        x = nn.functional.conv2d(x, self.kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        return nn.functional.conv2d(x, self.kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
 def _standardise_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     both = torch.cat([a, b], dim=1)
     mean = both.mean(dim=(1, 2, 3), keepdim=True)
@@ -119,9 +138,12 @@ class RegionCNN(nn.Module):
         blocks: int = 1,
         hidden: int = 32,
         dropout: float = 0.2,
+        blur_sigma: float = 0.0,
     ):
         super().__init__()
+        self.blur: nn.Module = GaussianBlur(blur_sigma) if blur_sigma > 0 else nn.Identity()
         self.config = {
+            "blur_sigma": float(blur_sigma),
             "regions": list(regions), "widths": list(widths), "blocks": int(blocks),
             "hidden": int(hidden), "dropout": float(dropout),
         }  # fmt: skip
@@ -134,7 +156,10 @@ class RegionCNN(nn.Module):
         )
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        parts = [self.comparators[r](batch[r], batch[r + MIRRORED_SUFFIX]) for r in self.regions]
+        parts = [
+            self.comparators[r](self.blur(batch[r]), self.blur(batch[r + MIRRORED_SUFFIX]))
+            for r in self.regions
+        ]
         return self.head(torch.cat(parts, dim=1)).squeeze(1)
 
 

@@ -196,7 +196,7 @@ def fit(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += float(loss) * index.size
+            total += float(loss.detach()) * index.size
             seen += index.size
         scheduler.step()
         train_loss = total / max(1, seen)

@@ -30,6 +30,12 @@ EXCURSION_SOURCES: dict[str, tuple[str, str]] = {
     "smile": ("mouth_corner_excursion_left_mm", "mouth_corner_excursion_right_mm"),
 }
 _MIN_EXCURSION_MM = 1.0
+# The expression's gain is only identifiable when its intensity changes within the fitted
+# frames beyond what the per-episode lines absorb: an expression held for the whole video
+# has no resting reference, and fitting its near-constant intensity would turn noise into
+# tens of millimetres of "correction". Below this RMS change, as a fraction of the mean
+# intensity, the values are returned unchanged.
+MIN_INTENSITY_CHANGE = 0.2
 # Measures whose static value an expression moves (a smile also narrows the eyes and lifts
 # the alae).
 EXPRESSION_MEASURES: dict[str, tuple[str, ...]] = {
@@ -136,12 +142,22 @@ def remove_expression_component(
     t_c = t[idx] - np.array([t[a] for a, _ in episodes])[ep]
     design[np.arange(idx.size), 2 * ep + 1] = t_c
     design[:, -1] = intensity[idx]
+    if not _gain_identifiable(design):
+        return v.copy()
     coef, *_ = np.linalg.lstsq(design, v[idx], rcond=None)
     gain = float(coef[-1])
     out = v.copy()
     fix = replace & np.isfinite(v)
     out[fix] = v[fix] - gain * intensity[fix]
     return out
+
+
+def _gain_identifiable(design: np.ndarray) -> bool:
+    """Whether the intensity column (last) varies beyond the per-episode lines (the rest)."""
+    x, lines = design[:, -1], design[:, :-1]
+    fit, *_ = np.linalg.lstsq(lines, x, rcond=None)
+    change = float(np.sqrt(np.mean((x - lines @ fit) ** 2)))
+    return change >= MIN_INTENSITY_CHANGE * float(np.mean(np.abs(x)))
 
 
 def adjust_for_expressions(
