@@ -72,7 +72,8 @@ def test_asymmetry_removed_twins(sets):
     assert all(s.label == 0 for s in twins) and all(s.label == 1 for s in kept)
     droop_twin = next(s for s in twins if s.meta["kind"] == "droop")
     droop = next(s for s in kept if s.meta["kind"] == "droop")
-    assert abs(_mouth_diff(droop_twin)) < abs(_mouth_diff(droop)) - 2.0
+    # the 5 mm droop of the subject's left corner is gone (the face's own asymmetry stays)
+    assert _mouth_diff(droop_twin) - _mouth_diff(droop) > 3.0
     # the twin keeps its class's confound: as dark as the asymmetric image, darker than the
     # symmetric original
     original = next(s for s in sets[IN_DISTRIBUTION] if s.meta["kind"] == "original")
