@@ -140,6 +140,16 @@ def pose_from_transform(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return pose_angles_deg(rotation / scale[:, None, None])
 
 
+def head_pose_deg(
+    landmarks: np.ndarray, frame_width, frame_height, canonical: CanonicalFace | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Yaw, pitch, roll (degrees) of the rotation fitted to the landmarks: the pose the
+    quality judge gates on and the one frontalisation undoes."""
+    points = pixel_points(landmarks, frame_width, frame_height)
+    rotation = fit_head_rotation(points * _TO_VIEWER, canonical or canonical_face())
+    return pose_angles_deg(rotation)
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 

@@ -32,8 +32,9 @@ def _refined(frames: pl.DataFrame, stills: pl.Series | None) -> dict[int, np.nda
     """Pixel-refined points of still images only (NaN elsewhere keeps the landmark).
 
     On compressed video frames the sub-pixel search is noisier than the mesh it corrects:
-    on symmetric_control.mp4 it triples the frame-to-frame spread of the mouth-corner
-    height difference (sd 1.6 vs 0.5 mm), which would turn jitter into findings over time.
+    on symmetric_control.mp4 it tripled the frame-to-frame spread of the mouth-corner
+    height difference (sd 1.6 vs 0.5 mm), which would turn jitter into findings over time,
+    so the landmark pass does not refine video frames at all (their refined_xy is null).
     """
     if "refined_xy" not in frames.columns or frames.height == 0:
         return None

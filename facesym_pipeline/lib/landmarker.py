@@ -98,8 +98,13 @@ def to_mp_image(rgb: np.ndarray):
     return mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
 
 
-def frame_result(rgb: np.ndarray, detection, frame_index: int, t_s: float) -> FrameResult:
-    """Convert one MediaPipe result to a FrameResult, keeping the largest face."""
+def frame_result(
+    rgb: np.ndarray, detection, frame_index: int, t_s: float, refine: bool = True
+) -> FrameResult:
+    """Convert one MediaPipe result to a FrameResult, keeping the largest face.
+
+    `refine` re-locates the mouth corners and lid margins from the pixels (stills only in
+    the pipeline: on compressed video frames the search is noisier than the mesh)."""
     height, width = rgb.shape[:2]
     faces = detection.face_landmarks
     result = FrameResult(frame_index, t_s, "no_face", len(faces), width, height)
@@ -115,8 +120,9 @@ def frame_result(rgb: np.ndarray, detection, frame_index: int, t_s: float) -> Fr
     )
     result.transform = np.asarray(detection.facial_transformation_matrixes[best], np.float32)
     _measure_face_region(rgb, result)
-    refined = refine_points(rgb, result.landmarks)
-    result.refined_xy = np.array([refined[i] for i in REFINED_POINTS], dtype=np.float32)
+    if refine:
+        refined = refine_points(rgb, result.landmarks)
+        result.refined_xy = np.array([refined[i] for i in REFINED_POINTS], dtype=np.float32)
     return result
 
 
@@ -180,8 +186,9 @@ class LandmarkSession:
             if rgb is None:
                 out.frames.append(FrameResult(frame_index, t_s, "decode_failed"))
                 continue
+            still = by_id[media_id].kind == "image"
             try:
-                if by_id[media_id].kind == "image":
+                if still:
                     detection = self._image.detect(to_mp_image(rgb))
                 else:
                     if media_id not in started:
@@ -190,7 +197,7 @@ class LandmarkSession:
                     timestamp = self._video_origin + round(t_s * 1000)
                     self._clock_ms = max(self._clock_ms + 1, timestamp)
                     detection = self._video.detect_for_video(to_mp_image(rgb), self._clock_ms)
-                out.frames.append(frame_result(rgb, detection, frame_index, t_s))
+                out.frames.append(frame_result(rgb, detection, frame_index, t_s, refine=still))
             except Exception as exc:  # one bad file must not take down the partition
                 out.error = f"landmark_failure: {type(exc).__name__}: {str(exc)[:160]}"
         return [results[t.media_id] for t in tasks]

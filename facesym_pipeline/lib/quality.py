@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from facesym_pipeline.lib.face_frame import head_pose_deg
 from facesym_pipeline.lib.landmark_table import landmark_arrays
-from facesym_pipeline.lib.pose import head_pose_deg
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,10 @@ def judge_frames(landmarks: pl.DataFrame, thresholds: QualityThresholds) -> pl.D
     if with_face.size:
         face_rows = landmarks[with_face]
         arrays = landmark_arrays(face_rows)
-        pose[with_face] = head_pose_deg(arrays["transform"])
+        pose[with_face] = np.stack(
+            head_pose_deg(arrays["landmarks"], arrays["frame_width"], arrays["frame_height"]),
+            axis=-1,
+        )
         xy = arrays["landmarks"][:, :, :2]
         outside = ((xy < 0) | (xy > 1)).any(axis=2).mean(axis=1)
         checks = {
