@@ -8,6 +8,7 @@ from facesym_pipeline.defs.jobs import PARTITIONED_ASSETS, dataset_job, warehous
 from facesym_pipeline.defs.landmarks.resources import LandmarkerResource
 from facesym_pipeline.defs.models import checks as model_checks
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
+from facesym_pipeline.defs.models.schedules import nightly_models
 from facesym_pipeline.defs.quality import checks as quality_checks
 from facesym_pipeline.defs.temporal.assets import healthy_ranges
 from facesym_pipeline.defs.warehouse.assets import (
@@ -30,5 +31,6 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, quality_checks, model_checks]),
     jobs=[dataset_job, warehouse_job],
     sensors=[dataset_sensor],
+    schedules=[nightly_models],
     resources={"warehouse": WarehouseResource(), "landmarker": LandmarkerResource()},
 )

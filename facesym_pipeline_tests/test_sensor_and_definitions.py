@@ -65,6 +65,7 @@ def test_definitions_load_with_jobs_sensor_and_checks():
     assert "warehouse_catalog" in keys
     assert defs.resolve_job_def("dataset_job").partitions_def.name == "dataset"
     assert defs.resolve_sensor_def("dataset_sensor") is not None
+    assert defs.resolve_schedule_def("nightly_models").job_name == "warehouse_job"
     check_names = {k.name for k in graph.asset_check_keys}
     assert "every_file_accounted_for" in check_names
     for key in graph.get_all_asset_keys():
