@@ -4,7 +4,13 @@ import dagster as dg
 
 from facesym_pipeline.defs.ingest import checks as ingest_checks
 from facesym_pipeline.defs.ingest.sensors import dataset_sensor
-from facesym_pipeline.defs.jobs import PARTITIONED_ASSETS, dataset_job, warehouse_job
+from facesym_pipeline.defs.jobs import (
+    DEEP_MODEL_ASSETS,
+    PARTITIONED_ASSETS,
+    dataset_job,
+    deep_models_job,
+    warehouse_job,
+)
 from facesym_pipeline.defs.landmarks.resources import LandmarkerResource
 from facesym_pipeline.defs.models import checks as model_checks
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
@@ -27,9 +33,9 @@ UNPARTITIONED_ASSETS = [
 ]
 
 defs = dg.Definitions(
-    assets=[*PARTITIONED_ASSETS, *UNPARTITIONED_ASSETS],
+    assets=[*PARTITIONED_ASSETS, *UNPARTITIONED_ASSETS, *DEEP_MODEL_ASSETS],
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, quality_checks, model_checks]),
-    jobs=[dataset_job, warehouse_job],
+    jobs=[dataset_job, warehouse_job, deep_models_job],
     sensors=[dataset_sensor],
     schedules=[nightly_models],
     resources={"warehouse": WarehouseResource(), "landmarker": LandmarkerResource()},

@@ -1,5 +1,11 @@
 import dagster as dg
 
+from facesym_pipeline.defs.deep_models.assets import (
+    full_face_cnn,
+    region_cnn,
+    region_crops,
+    shortcut_audit,
+)
 from facesym_pipeline.defs.features.assets import (
     functional_features,
     media_features,
@@ -23,6 +29,7 @@ DATASET_ASSETS = [
     functional_features,
     media_features,
     measurement_calibration,
+    region_crops,
 ]
 # Video trends: per dataset, but judged against the healthy ranges of all datasets.
 TREND_ASSETS = [temporal_series, temporal_trends]
@@ -33,6 +40,14 @@ dataset_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*PARTITIONED_ASSETS),
     partitions_def=dataset_partitions,
     description="Materialise every asset of one dataset partition, and their checks.",
+)
+
+# Phase 2: image models and the shortcut audit on one labelled dataset (asset config).
+DEEP_MODEL_ASSETS = [full_face_cnn, region_cnn, shortcut_audit]
+deep_models_job = dg.define_asset_job(
+    "deep_models_job",
+    selection=dg.AssetSelection.assets(*DEEP_MODEL_ASSETS),
+    description="Train the full-face and region CNNs and audit every model for shortcuts.",
 )
 
 # Unpartitioned assets over all datasets: healthy ranges, models, exports and the catalog.

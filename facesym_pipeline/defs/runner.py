@@ -1,10 +1,11 @@
 """Materialise dataset partitions through Dagster from the command line, skipping those
 whose content and code are unchanged since their last successful run.
 
-Stages: (1) each changed dataset up to its per-media features; (2) what is computed over
-all datasets: healthy ranges, the classifier, the dictionary and exports; (3) video trends
-of every dataset, against the new healthy ranges; (4) the DuckDB catalog, written last by
-this one step.
+Stages: (1) each changed dataset up to its per-media features and crops; (2) what is
+computed over all datasets: healthy ranges, the classifier, the dictionary and exports;
+(3) the Phase 2 image models and shortcut audit, when their dataset is present; (4) video
+trends of every dataset, against the new healthy ranges; (5) the DuckDB catalog, written
+last by this one step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from facesym_pipeline.defs.deep_models.assets import DEFAULT_AUDIT_DATASET
 from facesym_pipeline.defs.ingest.fingerprints import recorded_metadata
 from facesym_pipeline.defs.jobs import DATASET_ASSETS, TREND_ASSETS
 from facesym_pipeline.defs.partitions import dataset_partitions
@@ -52,6 +54,7 @@ class _Stages:
         self.run_config = {**_CONSOLE_INFO, **(run_config or {})}
         self.dataset_job = defs.resolve_job_def("dataset_job")
         self.warehouse_job = defs.resolve_job_def("warehouse_job")
+        self.deep_models_job = defs.resolve_job_def("deep_models_job")
         self.warehouse_keys = [
             k for k in defs.resolve_asset_graph().get_all_asset_keys()
             if k in self.warehouse_job.asset_layer.selected_asset_keys and k != CATALOG
@@ -81,6 +84,13 @@ class _Stages:
         self.say(
             f"[warehouse] {stage}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})"
         )
+        return result.success
+
+    def deep_models(self) -> bool:
+        result = self.deep_models_job.execute_in_process(
+            instance=self.instance, run_config=self.run_config, raise_on_error=False
+        )
+        self.say(f"[deep models] {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         return result.success
 
 
@@ -117,6 +127,9 @@ def run_datasets(
     if changed or not (warehouse_root() / "facesym.duckdb").is_file():
         if not stages.warehouse(stages.warehouse_keys, "models and exports"):
             outcome["warehouse"] = "failed"
+        if DEFAULT_AUDIT_DATASET in keys and outcome[DEFAULT_AUDIT_DATASET] != "failed":
+            if not stages.deep_models():
+                outcome["deep models"] = "failed"
         for key in keys:
             if outcome[key] != "failed" and not stages.dataset(key, TREND_ASSETS, "trends"):
                 outcome[key] = "failed"

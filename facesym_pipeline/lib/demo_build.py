@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from facesym_pipeline.lib.code_version import code_version
 
 DEMO_IMAGES = "demo"
 DEMO_VIDEOS = "demo-video"
+# The same faces with a controlled class-linked shortcut (stroke images darker and more
+# compressed, as in scraped datasets), for the Phase 2 shortcut audit.
+DEMO_CONFOUNDED = "demo-confounded"
 
 
 def _stamp(seed: int) -> dict:
@@ -23,7 +27,12 @@ def build_demo_datasets(root: Path, seed: int = 7, force: bool = False) -> Itera
     from facesym_pipeline.lib.demo_video import build_demo_videos
 
     root.mkdir(parents=True, exist_ok=True)
-    for name, build in ((DEMO_IMAGES, build_demo_images), (DEMO_VIDEOS, build_demo_videos)):
+    builders = (
+        (DEMO_IMAGES, build_demo_images),
+        (DEMO_CONFOUNDED, partial(build_demo_images, confound=True)),
+        (DEMO_VIDEOS, build_demo_videos),
+    )
+    for name, build in builders:
         folder = root / name
         stamp_path = root / f".{name}.stamp.json"
         if (

@@ -92,6 +92,8 @@ def _labelled(
         pl.col("media_id").is_in(list(in_series))
     )
     skipped = sorted(set(known["media_id"]) - set(usable["media_id"]))
+    if usable.height == 0:
+        raise ValueError("no labelled video has both a temporal series and a trends row")
     ids = usable["media_id"].to_list()
     seqs = sequences_from_series(
         series.with_columns(pl.col("media_id").cast(pl.String)).filter(
@@ -99,7 +101,7 @@ def _labelled(
         ),
         step_s,
     )
-    table = pl.DataFrame({"media_id": seqs.media_ids}).join(
+    table = pl.DataFrame({"media_id": seqs.media_ids}, schema={"media_id": pl.String}).join(
         usable, on="media_id", how="left", maintain_order="left"
     )
     return seqs, table, skipped
@@ -217,8 +219,6 @@ def compare_sequence_vs_rules(
     (arch, hidden, epochs, lr). The same inputs and seed give the same table.
     """
     seqs, table, skipped = _labelled(series, trends, labels, step_s)
-    if table.height == 0:
-        raise ValueError("no labelled video has both a temporal series and a trends row")
     y = table["label"].to_numpy().astype(int)
     groups = table["subject_id"].to_numpy()
     if len(np.unique(y)) < 2:

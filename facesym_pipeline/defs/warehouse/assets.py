@@ -1,7 +1,7 @@
 import dagster as dg
 
 from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
-from facesym_pipeline.defs.jobs import PARTITIONED_ASSETS
+from facesym_pipeline.defs.jobs import DEEP_MODEL_ASSETS, PARTITIONED_ASSETS
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.temporal.assets import healthy_ranges
@@ -36,7 +36,13 @@ def feature_exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    deps=[*PARTITIONED_ASSETS, feature_dictionary, asymmetry_classifier, healthy_ranges],
+    deps=[
+        *PARTITIONED_ASSETS,
+        *DEEP_MODEL_ASSETS,
+        feature_dictionary,
+        asymmetry_classifier,
+        healthy_ranges,
+    ],
     group_name="warehouse",
     kinds={"duckdb"},
 )

@@ -39,6 +39,10 @@ class WarehouseResource(dg.ConfigurableResource):
     def models_dir(self) -> Path:
         return Path(self.warehouse_dir) / "models"
 
+    def crops_dir(self, key: str) -> Path:
+        """Derived face crops of a dataset (personal data: deletable, rebuildable)."""
+        return Path(self.warehouse_dir) / "crops" / validate_partition_key(key)
+
     def reports_dir(self, key: str) -> Path:
         """Per-dataset report folder (plots, HTML); the key is validated by the lake."""
         return Path(self.warehouse_dir) / "reports" / validate_partition_key(key)

@@ -1,0 +1,237 @@
+import shutil
+
+import dagster as dg
+import numpy as np
+import polars as pl
+from pydantic import Field
+
+from facesym_pipeline.defs.features.assets import symmetry_features
+from facesym_pipeline.defs.landmarks.resources import LandmarkerResource
+from facesym_pipeline.defs.metadata import table_metadata
+from facesym_pipeline.defs.models.assets import asymmetry_classifier
+from facesym_pipeline.defs.partitions import dataset_partitions
+from facesym_pipeline.defs.warehouse.resources import WarehouseResource
+from facesym_pipeline.lib.cnn.attribution import attribution_grid
+from facesym_pipeline.lib.cnn.train import (
+    TrainConfig,
+    cnn_predictor,
+    cross_validate,
+    load_model,
+    save_model,
+)
+from facesym_pipeline.lib.crop_pass import crops_for_dataset
+from facesym_pipeline.lib.inventory import read_labels_table
+from facesym_pipeline.lib.markdown import inline_png, markdown_table
+from facesym_pipeline.lib.metrics import roc_auc
+from facesym_pipeline.lib.phase2 import (
+    audit_data,
+    counterfactual_sets,
+    crop_arrays_from_index,
+    geometry_predictor,
+    predictions,
+    train_geometry,
+)
+from facesym_pipeline.lib.shortcut_audit import (
+    audit_markdown,
+    audit_plot,
+    audit_table,
+    comparison_frame,
+)
+
+
+@dg.asset(
+    partitions_def=dataset_partitions,
+    deps=[symmetry_features],
+    group_name="deep_models",
+    kinds={"png", "parquet"},
+)
+def region_crops(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Aligned face, eye, nose and mouth crops (and mirrored partners) of every passed
+    still, as PNG files under warehouse/crops/<dataset>/ with an index table. They contain
+    face pixels: derived data, safe to delete, rebuilt by materialising this asset."""
+    key = context.partition_key
+    lake = warehouse.lake
+    out_dir = warehouse.crops_dir(key)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    index = crops_for_dataset(
+        warehouse.dataset_folder(key),
+        lake.read("media_inventory", key),
+        lake.read("face_landmarks", key),
+        lake.read("frame_quality", key),
+        out_dir,
+    ).with_columns(dataset=pl.lit(key))
+    path = lake.write("region_crops", key, index)
+    return dg.MaterializeResult(
+        metadata=table_metadata(index, path, crops_dir=dg.MetadataValue.path(str(out_dir)))
+    )
+
+
+# The demo's dataset with a controlled shortcut; any labelled partition can be configured.
+DEFAULT_AUDIT_DATASET = "demo-confounded"
+
+
+class CnnConfig(dg.Config):
+    dataset: str = Field(default=DEFAULT_AUDIT_DATASET, description="Labelled dataset partition")
+    epochs: int = Field(default=25, description="Most epochs per fold (early stopping)")
+    batch_size: int = Field(default=16, description="Images per step")
+    seed: int = Field(default=0, description="Seed of folds, initialisation and batches")
+    device: str = Field(default="auto", description="auto (CUDA when available) | cpu | cuda")
+    threads: int = Field(default=2, description="CPU threads for torch")
+
+
+def _train(context, kind: str, config: CnnConfig, warehouse: WarehouseResource):
+    lake = warehouse.lake
+    key = config.dataset
+    data = audit_data(
+        warehouse.dataset_folder(key),
+        lake.read("media_inventory", key),
+        lake.read("face_landmarks", key),
+        lake.read("frame_quality", key),
+        read_labels_table(warehouse.dataset_folder(key)),
+        seed=config.seed,
+    )
+    media_ids = [s.meta["media_id"] for s in data.samples]
+    arrays = crop_arrays_from_index(
+        lake.read("region_crops", key), warehouse.crops_dir(key), media_ids
+    )
+    keep = np.flatnonzero(arrays.ok)
+    settings = TrainConfig(
+        epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+        num_threads=config.threads, device=config.device,
+    )  # fmt: skip
+
+    def log(epoch):
+        context.log.info(
+            f"{kind} fold {epoch.fold} epoch {epoch.epoch}: train loss {epoch.train_loss:.3f}, "
+            f"val loss {epoch.val_loss:.3f}, val accuracy {epoch.val_accuracy:.2f}"
+            + (" (best)" if epoch.best else "")
+        )
+
+    result = cross_validate(
+        kind, arrays, data.y[keep], data.groups[keep], data.folds[keep], settings, on_epoch=log
+    )
+    folder = warehouse.models_dir / "cnn" / key / kind
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for fold, model in result.models.items():
+        save_model(model, kind, folder / f"fold{fold}.pt")
+    history = pl.DataFrame(result.history_rows()).with_columns(dataset=pl.lit(key))
+    lake.write(f"{kind}_history", None, history)
+    y = data.y[keep]
+    accuracy = float(np.mean((result.proba >= 0.5) == y))
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            history,
+            folder,
+            device=result.device,
+            train_seconds=round(result.seconds, 1),
+            folds=len(result.models),
+            out_of_fold_roc_auc=round(float(roc_auc(y, result.proba)), 4),
+            out_of_fold_accuracy=round(accuracy, 4),
+        )
+    )
+
+
+@dg.asset(deps=[region_crops, asymmetry_classifier], group_name="deep_models", kinds={"pytorch"})
+def full_face_cnn(
+    context: dg.AssetExecutionContext, config: CnnConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """A small residual CNN on the whole aligned face, one per subject-grouped fold (state
+    dicts, loaded with weights_only=True): the model that can learn dataset shortcuts."""
+    return _train(context, "full_face_cnn", config, warehouse)
+
+
+@dg.asset(deps=[region_crops, asymmetry_classifier], group_name="deep_models", kinds={"pytorch"})
+def region_cnn(
+    context: dg.AssetExecutionContext, config: CnnConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """The same family restricted to eye, nose and mouth crops, comparing each region with
+    its mirrored partner through a shared encoder: it sees asymmetry, not appearance."""
+    return _train(context, "region_cnn", config, warehouse)
+
+
+class AuditConfig(dg.Config):
+    dataset: str = Field(default=DEFAULT_AUDIT_DATASET, description="Labelled dataset partition")
+    seed: int = Field(default=0, description="Seed of folds, counterfactuals and bootstrap")
+    n_boot: int = Field(default=500, description="Bootstrap resamples (by subject) per interval")
+
+
+@dg.asset(deps=[full_face_cnn, region_cnn], group_name="deep_models", kinds={"pytorch", "parquet"})
+def shortcut_audit(
+    config: AuditConfig, warehouse: WarehouseResource, landmarker: LandmarkerResource
+) -> dg.MaterializeResult:
+    """Each model (landmark geometry, full-face CNN, region CNN) on held-out subjects and on
+    counterfactual copies that change lighting, background, compression, side or the
+    asymmetry itself: a model that fails where only a nuisance changed learned a shortcut."""
+    lake = warehouse.lake
+    key = config.dataset
+    data = audit_data(
+        warehouse.dataset_folder(key),
+        lake.read("media_inventory", key),
+        lake.read("face_landmarks", key),
+        lake.read("frame_quality", key),
+        read_labels_table(warehouse.dataset_folder(key)),
+        seed=config.seed,
+    )
+    geometry, columns = train_geometry(data, config.seed)
+    cnn = {
+        kind: {
+            int(p.stem.removeprefix("fold")): load_model(p)
+            for p in sorted((warehouse.models_dir / "cnn" / key / kind).glob("fold*.pt"))
+        }
+        for kind in ("full_face_cnn", "region_cnn")
+    }
+    predictors = {
+        "landmark_geometry": {k: geometry_predictor(m, columns) for k, m in geometry.items()}
+    }
+    predictors |= {
+        kind: {k: cnn_predictor(m) for k, m in models.items()} for kind, models in cnn.items()
+    }
+    sets = counterfactual_sets(data, landmarker.resolved_model(), config.seed)
+    table = audit_table(predictions(data, sets, predictors), n_boot=config.n_boot, seed=config.seed)
+    table = table.with_columns(dataset=pl.lit(key))
+    path = lake.write("shortcut_audit", None, table)
+    comparison = pl.concat(
+        [
+            comparison_frame(table, m).with_columns(metric=pl.lit(m))
+            for m in ("accuracy", "roc_auc")
+        ],
+        how="diagonal_relaxed",
+    )
+    lake.write("model_comparison", None, comparison)
+    lake.write("phase2_folds", None, data.fold_table().with_columns(dataset=pl.lit(key)))
+    reports = warehouse.reports_dir(key)
+    reports.mkdir(parents=True, exist_ok=True)
+    summary = audit_markdown(table)
+    (reports / "shortcut_audit.md").write_text(summary)
+    (reports / "shortcut_audit.png").write_bytes(audit_plot(table))
+    examples = _attribution_examples(data, sets)
+    fold = data.subject_fold[examples[0][3]] if examples else 0
+    (reports / "attribution.png").write_bytes(
+        attribution_grid({k: m[fold] for k, m in cnn.items()}, [e[:3] for e in examples])
+    )
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            table,
+            path,
+            summary=dg.MetadataValue.md(summary),
+            comparison=dg.MetadataValue.md(markdown_table(comparison, 30)),
+            plot=dg.MetadataValue.md(inline_png(reports / "shortcut_audit.png", "shortcut audit")),
+            attribution=dg.MetadataValue.md(
+                inline_png(reports / "attribution.png", "where each model looks")
+            ),
+        )
+    )
+
+
+def _attribution_examples(data, sets, per_subject: int = 4):
+    """A few held-out images of one subject: its original and its strongest asymmetries."""
+    subject = sorted(data.subject_fold)[0]
+    chosen = [s for s in sets["in_distribution"] if s.subject_id == subject]
+    chosen.sort(
+        key=lambda s: (s.label, -(s.meta.get("droop_mm") or 0) - (s.meta.get("ptosis_mm") or 0))
+    )
+    picked = chosen[:1] + [s for s in chosen if s.label == 1][: per_subject - 1]
+    return [(s.image, s.landmarks, s.meta["file"].rsplit("/", 1)[-1], subject) for s in picked]
