@@ -16,7 +16,7 @@ from facesym_pipeline.defs.models import checks as model_checks
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.models.schedules import nightly_models
 from facesym_pipeline.defs.quality import checks as quality_checks
-from facesym_pipeline.defs.temporal.assets import healthy_ranges
+from facesym_pipeline.defs.temporal.assets import healthy_ranges, sequence_model
 from facesym_pipeline.defs.warehouse.assets import (
     feature_dictionary,
     feature_exports,
@@ -26,6 +26,7 @@ from facesym_pipeline.defs.warehouse.resources import WarehouseResource
 
 UNPARTITIONED_ASSETS = [
     healthy_ranges,
+    sequence_model,
     asymmetry_classifier,
     feature_dictionary,
     feature_exports,

@@ -26,6 +26,8 @@ _RUN_TAG = "facesym/code_version"
 # Step-level progress without Dagster's per-event debug lines.
 _CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 CATALOG = dg.AssetKey("warehouse_catalog")
+# Computed from every dataset's video trends, so run with the catalog after the trends.
+AFTER_TRENDS = [dg.AssetKey("sequence_model"), CATALOG]
 
 
 def _keys(assets) -> list[dg.AssetKey]:
@@ -57,7 +59,7 @@ class _Stages:
         self.deep_models_job = defs.resolve_job_def("deep_models_job")
         self.warehouse_keys = [
             k for k in defs.resolve_asset_graph().get_all_asset_keys()
-            if k in self.warehouse_job.asset_layer.selected_asset_keys and k != CATALOG
+            if k in self.warehouse_job.asset_layer.selected_asset_keys and k not in AFTER_TRENDS
         ]  # fmt: skip
 
     def dataset(self, key: str, assets, stage: str) -> bool:
@@ -133,6 +135,6 @@ def run_datasets(
         for key in keys:
             if outcome[key] != "failed" and not stages.dataset(key, TREND_ASSETS, "trends"):
                 outcome[key] = "failed"
-        if not stages.warehouse([CATALOG], "catalog"):
+        if not stages.warehouse(AFTER_TRENDS, "sequence model and catalog"):
             outcome["warehouse"] = "failed"
     return outcome

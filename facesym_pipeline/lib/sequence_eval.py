@@ -7,6 +7,11 @@ The rule-based decision of a video is 1 when its mouth region is flagged (beyond
 healthy range for the persistence duration) or its mouth trend is `worsening`, else 0
 (also when the trend is `insufficient_data`). Being 0/1, its ROC AUC equals its balanced
 accuracy; the classifier's AUC uses its probabilities.
+
+The classifier's inputs are in units of each measure's healthy threshold. By default those
+are estimated inside every fold from the training subjects' unaffected videos only (the
+same rule as the warehouse's healthy ranges: p95 of |value|, never below the documented
+default with few subjects), so the held-out person's own face never sets its scale.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import polars as pl
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from torch import nn
 
+from facesym_pipeline.lib.healthy import MIN_SUBJECTS_TO_LOWER
+from facesym_pipeline.lib.temporal.config import MEASURES
 from facesym_pipeline.lib.temporal.sequence_model import (
     Sequences,
     predict_proba,
@@ -26,6 +33,7 @@ from facesym_pipeline.lib.temporal.sequence_model import (
     sequences_from_series,
     train_sequence_model,
 )
+from facesym_pipeline.lib.temporal.thresholds import DEFAULT_THRESHOLDS, thresholds_from_frames
 
 RULE_DEFINITION = "mouth_flagged or mouth_trend == 'worsening'"
 METRICS = ("balanced_accuracy", "roc_auc", "sensitivity", "specificity")
@@ -105,6 +113,40 @@ def _labelled(
         usable, on="media_id", how="left", maintain_order="left"
     )
     return seqs, table, skipped
+
+
+def training_thresholds(
+    series: pl.DataFrame, unaffected_ids: list[str], n_subjects: int
+) -> dict[str, float]:
+    """Healthy thresholds from the raw measures of the given unaffected videos (p95 of
+    |value|), kept at or above the defaults unless at least `MIN_SUBJECTS_TO_LOWER`
+    people contributed, as in `healthy_ranges_table`."""
+    frames = series.filter(pl.col("media_id").cast(pl.String).is_in(unaffected_ids))
+    measured = thresholds_from_frames(frames.select([m for m in MEASURES if m in frames.columns]))
+    if n_subjects >= MIN_SUBJECTS_TO_LOWER:
+        return measured
+    return {m: max(v, DEFAULT_THRESHOLDS[m]) for m, v in measured.items()}
+
+
+def _thresholds_for(
+    series: pl.DataFrame,
+    media_ids: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    fixed: dict[str, float] | str | None,
+) -> dict[str, float]:
+    """Fixed thresholds, the defaults (`"default"`) or, for None, those of the unaffected
+    videos among `media_ids`."""
+    if isinstance(fixed, dict):
+        return fixed
+    if fixed == "default":
+        return dict(DEFAULT_THRESHOLDS)
+    if fixed is not None:
+        raise ValueError(f"thresholds must be a dict, 'default' or None, not {fixed!r}")
+    negative = y == 0
+    return training_thresholds(
+        series, [str(m) for m in media_ids[negative]], len(np.unique(groups[negative]))
+    )
 
 
 def subject_folds(
@@ -209,14 +251,19 @@ def compare_sequence_vs_rules(
     n_boot: int = 2000,
     ci_level: float = 0.95,
     step_s: float = 0.2,
+    thresholds: dict[str, float] | str | None = None,
     **train_kwargs,
 ) -> tuple[pl.DataFrame, SequenceEvaluation]:
     """Out-of-fold sequence classifier vs the rule-based decision on the labelled videos.
 
     `series`: `temporal_series` rows; `trends`: `temporal_trends` rows; `labels`: one row
     per media_id with `label` (0/1, null = unlabelled) and `subject_id`. Folds hold out
-    whole subjects (see `subject_folds`); `train_kwargs` go to `train_sequence_model`
-    (arch, hidden, epochs, lr). The same inputs and seed give the same table.
+    whole subjects (see `subject_folds`). `thresholds`: None estimates the input scale in
+    each fold from its training subjects' unaffected videos (`training_thresholds`); a
+    dict fixes it; "default" uses `DEFAULT_THRESHOLDS`. The number of epochs is chosen on
+    inner subject-grouped folds of each training set unless `epochs` is given;
+    `train_kwargs` go to `train_sequence_model` (arch, hidden, epochs, lr, weight_decay,
+    dropout, augment). The same inputs and seed give the same table.
     """
     seqs, table, skipped = _labelled(series, trends, labels, step_s)
     y = table["label"].to_numpy().astype(int)
@@ -224,14 +271,16 @@ def compare_sequence_vs_rules(
     if len(np.unique(y)) < 2:
         raise ValueError("the labelled videos must include both classes")
     folds = subject_folds(y, groups, n_splits, seed)
+    ids = np.asarray(seqs.media_ids)
     proba = np.full(y.size, np.nan)
     fold_of = np.full(y.size, -1, dtype=np.int64)
     for k, (train, test) in enumerate(folds):
         if len(np.unique(y[train])) < 2:
             raise ValueError(f"fold {k} trains on one class only; use fewer folds")
-        model = train_sequence_model(
-            seqs.x[train], seqs.lengths[train], y[train], seed=seed, **train_kwargs
-        )
+        scale = _thresholds_for(series, ids[train], y[train], groups[train], thresholds)
+        model = train_sequence_model(seqs.x[train], seqs.lengths[train], y[train], seed=seed,
+                                     thresholds=scale, groups=groups[train],
+                                     **train_kwargs)  # fmt: skip
         proba[test] = predict_proba(model, seqs.x[test], seqs.lengths[test])
         fold_of[test] = k
     method = f"{train_kwargs.get('arch', 'tcn')}_sequence"
@@ -255,12 +304,22 @@ def train_final_model(
     path: Path | None = None,
     seed: int = 0,
     step_s: float = 0.2,
+    thresholds: dict[str, float] | str | None = None,
     **train_kwargs,
 ) -> nn.Module:
     """Train the sequence classifier on every labelled video with a series and, when
-    `path` is given, save it with `save_model` (loadable with `weights_only=True`)."""
+    `path` is given, save it with `save_model` (loadable with `weights_only=True`).
+    Thresholds as in `compare_sequence_vs_rules` (None: from all unaffected labelled
+    videos); epochs chosen on subject-grouped inner folds unless `epochs` is given."""
     known = labels.filter(pl.col("label").is_not_null()).select(
-        pl.col("media_id").cast(pl.String), pl.col("label").cast(pl.Int8)
+        pl.col("media_id").cast(pl.String),
+        pl.col("label").cast(pl.Int8),
+        pl.coalesce(
+            pl.col("subject_id").cast(pl.String)
+            if "subject_id" in labels.columns
+            else pl.lit(None, pl.String),
+            pl.col("media_id").cast(pl.String),
+        ).alias("subject_id"),
     )
     ids = known["media_id"].to_list()
     seqs = sequences_from_series(
@@ -272,10 +331,14 @@ def train_final_model(
     if not seqs.media_ids:
         raise ValueError("no labelled video has a temporal series")
     label_of = dict(zip(known["media_id"], known["label"], strict=True))
+    subject_of = dict(zip(known["media_id"], known["subject_id"], strict=True))
     y = np.array([label_of[m] for m in seqs.media_ids], dtype=int)
+    groups = np.array([subject_of[m] for m in seqs.media_ids])
     if len(np.unique(y)) < 2:
         raise ValueError("the labelled videos must include both classes")
-    model = train_sequence_model(seqs.x, seqs.lengths, y, seed=seed, **train_kwargs)
+    scale = _thresholds_for(series, np.asarray(seqs.media_ids), y, groups, thresholds)
+    model = train_sequence_model(seqs.x, seqs.lengths, y, seed=seed, thresholds=scale,
+                                 groups=groups, **train_kwargs)  # fmt: skip
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_model(model, Path(path), step_s=step_s)

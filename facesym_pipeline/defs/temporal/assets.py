@@ -1,5 +1,6 @@
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
 from facesym_pipeline.defs.metadata import table_metadata
@@ -7,7 +8,8 @@ from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
 from facesym_pipeline.lib.healthy import healthy_ranges_table, thresholds_from_table
 from facesym_pipeline.lib.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.temporal.inputs import video_frames
+from facesym_pipeline.lib.sequence_eval import compare_sequence_vs_rules, train_final_model
+from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
 from facesym_pipeline.lib.temporal.report import build_temporal_trends
 from facesym_pipeline.lib.temporal.series import build_temporal_series
 from facesym_pipeline.lib.trend_reports import write_trend_reports
@@ -102,3 +104,35 @@ def _optional(lake, table: str):
         return lake.read(table, None)
     except FileNotFoundError:
         return None
+
+
+class SequenceModelConfig(dg.Config):
+    seed: int = Field(default=0, description="Seed of folds, initialisation and bootstrap")
+
+
+@dg.asset(deps=[temporal_trends], group_name="models", kinds={"pytorch", "parquet"})
+def sequence_model(
+    config: SequenceModelConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """A small temporal-convolution classifier over each video's per-frame measures,
+    compared with the rule-based detector on subjects it has not seen (subject-grouped
+    folds, subject-bootstrap intervals); the final model is trained on every labelled video."""
+    lake = warehouse.lake
+    series = lake.read_all("temporal_series")
+    trends = lake.read_all("temporal_trends")
+    labels = labelled_videos(lake.read_all("media_inventory"))
+    comparison, details = compare_sequence_vs_rules(series, trends, labels, seed=config.seed)
+    path = lake.write("sequence_model_comparison", None, comparison)
+    lake.write("sequence_model_predictions", None, details.per_video)
+    model_path = warehouse.models_dir / "sequence" / "sequence_model.pt"
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    train_final_model(series, labels, model_path, seed=config.seed)
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            comparison,
+            path,
+            model=dg.MetadataValue.path(str(model_path)),
+            videos=details.per_video.height,
+            rule=details.rule,
+        )
+    )

@@ -4,7 +4,7 @@ from facesym_pipeline.defs.features.assets import functional_features, symmetry_
 from facesym_pipeline.defs.jobs import DEEP_MODEL_ASSETS, PARTITIONED_ASSETS
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
-from facesym_pipeline.defs.temporal.assets import healthy_ranges
+from facesym_pipeline.defs.temporal.assets import healthy_ranges, sequence_model
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
 from facesym_pipeline.lib.catalog import refresh_catalog
 from facesym_pipeline.lib.exports import export_tables
@@ -42,6 +42,7 @@ def feature_exports(warehouse: WarehouseResource) -> dg.MaterializeResult:
         feature_dictionary,
         asymmetry_classifier,
         healthy_ranges,
+        sequence_model,
     ],
     group_name="warehouse",
     kinds={"duckdb"},

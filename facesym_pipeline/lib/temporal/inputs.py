@@ -35,3 +35,10 @@ def video_frames(
         if m in frames.columns
     )
     return frames.join(raw, on=KEYS, how="left").sort("media_id", "frame_index")
+
+
+def labelled_videos(inventory: pl.DataFrame) -> pl.DataFrame:
+    """media_id, label, subject_id of every usable labelled video."""
+    return inventory.filter(
+        (pl.col("kind") == "video") & (pl.col("status") == "ok") & pl.col("label").is_not_null()
+    ).select("media_id", "label", "subject_id")
