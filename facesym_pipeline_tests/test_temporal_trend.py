@@ -83,3 +83,17 @@ def test_too_little_data_is_insufficient():
     v = np.full(50, np.nan)
     v[:10] = 0.3
     assert measure_trend(t, v, 5.0).label == "insufficient_data"
+
+
+def test_droop_opposite_to_a_natural_tilt_is_worsening_not_improving():
+    # +1.4 mm natural offset; a left droop from 3.5 s pulls it through zero to about -0.5.
+    t, v = _ramp(5.0, onset=3.5, rate=0.6, cap=1.9, base=1.4, sd=0.25)
+    tr = measure_trend(t, v, 5.0)
+    assert tr.label == "worsening"
+    assert abs(tr.onset_s - 3.5) <= 1.0
+    assert tr.slope_lo > 0  # away from the face's own start, whichever side it crosses to
+
+
+def test_return_towards_symmetry_on_the_same_side_is_improving():
+    t, v = _ramp(5.0, onset=3.0, rate=0.6, cap=2.5, base=3.5, sd=0.25)
+    assert measure_trend(t, v, 5.0).label == "improving"

@@ -16,7 +16,7 @@ default with few subjects), so the held-out person's own face never sets its sca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,7 @@ class SequenceEvaluation:
     `per_video`: media_id, subject_id, label, fold (index of the fold that held the video
     out), rule_decision, sequence_proba (out of fold), sequence_decision (proba >= 0.5).
     `skipped`: labelled media ids without a temporal series or trends row.
+    `fold_epochs`, `fold_thresholds`: per fold, the epochs trained and the input scale.
     """
 
     per_video: pl.DataFrame
@@ -66,6 +67,8 @@ class SequenceEvaluation:
     ci_level: float
     seed: int
     skipped: list[str]
+    fold_epochs: list[int] = field(default_factory=list)
+    fold_thresholds: list[dict[str, float]] = field(default_factory=list)
 
 
 def rule_decisions(trends: pl.DataFrame) -> pl.DataFrame:
@@ -273,6 +276,7 @@ def compare_sequence_vs_rules(
     folds = subject_folds(y, groups, n_splits, seed)
     ids = np.asarray(seqs.media_ids)
     proba = np.full(y.size, np.nan)
+    fold_epochs, fold_thresholds = [], []
     fold_of = np.full(y.size, -1, dtype=np.int64)
     for k, (train, test) in enumerate(folds):
         if len(np.unique(y[train])) < 2:
@@ -283,6 +287,8 @@ def compare_sequence_vs_rules(
                                      **train_kwargs)  # fmt: skip
         proba[test] = predict_proba(model, seqs.x[test], seqs.lengths[test])
         fold_of[test] = k
+        fold_epochs.append(int(model.epochs_trained))
+        fold_thresholds.append(model.thresholds)
     method = f"{train_kwargs.get('arch', 'tcn')}_sequence"
     rule = table["rule_decision"].to_numpy().astype(float)
     comparison = comparison_table(y, groups, {RULE_METHOD: rule, method: proba}, n_boot,
@@ -294,7 +300,7 @@ def compare_sequence_vs_rules(
     ).select("media_id", "subject_id", "label", "fold", "rule_decision", "sequence_proba",
              "sequence_decision")  # fmt: skip
     details = SequenceEvaluation(per_video, method, RULE_DEFINITION, len(folds), n_boot,
-                                 ci_level, seed, skipped)  # fmt: skip
+                                 ci_level, seed, skipped, fold_epochs, fold_thresholds)  # fmt: skip
     return comparison, details
 
 

@@ -23,6 +23,8 @@ primitive settings and loaded with `weights_only=True`, so loading cannot execut
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,11 @@ FEATURES: tuple[str, ...] = (
     *(f"{m}_from_baseline" for m in MEASURES),
     *(f"{m}_observed" for m in MEASURES),
 )
+
+# How a measure's level enters: "excess" = how far |level| lies beyond the healthy
+# threshold (0 inside the healthy range, where a level is no evidence by construction);
+# "magnitude" = |level| in threshold units.
+LEVELS: tuple[str, ...] = ("excess", "magnitude")
 
 
 @dataclass(frozen=True)
@@ -117,9 +124,11 @@ class _SharedMeasureEncoder(nn.Module):
     inputs in healthy-threshold units, encode each measure with the same weights, pool over
     its observed steps and score it; the video's logit is its highest measure score."""
 
-    def __init__(self, hidden: int, thresholds: list[float] | None, dropout: float):
+    def __init__(self, hidden: int, thresholds: list[float] | None, dropout: float, level: str):
         super().__init__()
-        self.hidden, self.dropout = hidden, dropout
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+        self.hidden, self.dropout, self.level = hidden, dropout, level
         scale = threshold_vector(None) if thresholds is None else list(thresholds)
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
         self.drop = nn.Dropout(dropout)
@@ -137,6 +146,8 @@ class _SharedMeasureEncoder(nn.Module):
         n, steps, _ = x.shape
         m = N_MEASURES
         level = x[..., :m].abs() / self.scale
+        if self.level == "excess":
+            level = (level - 1.0).clamp(min=0.0)
         change = x[..., m : 2 * m].abs() / self.scale
         observed = x[..., 2 * m : 3 * m]
         z = torch.stack([level, change, observed], dim=2)  # n, T, 3, M
@@ -160,8 +171,8 @@ class TemporalConvClassifier(_SharedMeasureEncoder):
     about the rule detector's persistence window)."""
 
     def __init__(self, hidden: int = 4, thresholds: list[float] | None = None,
-                 dropout: float = 0.2):  # fmt: skip
-        super().__init__(hidden, thresholds, dropout)
+                 dropout: float = 0.2, level: str = "excess"):  # fmt: skip
+        super().__init__(hidden, thresholds, dropout, level)
         self.conv = nn.Sequential(
             nn.Conv1d(3, hidden, kernel_size=5, padding=2),
             nn.ReLU(),
@@ -177,8 +188,8 @@ class GRUClassifier(_SharedMeasureEncoder):
     """A GRU over time in place of the convolutions."""
 
     def __init__(self, hidden: int = 4, thresholds: list[float] | None = None,
-                 dropout: float = 0.2):  # fmt: skip
-        super().__init__(hidden, thresholds, dropout)
+                 dropout: float = 0.2, level: str = "excess"):  # fmt: skip
+        super().__init__(hidden, thresholds, dropout, level)
         self.gru = nn.GRU(3, hidden, batch_first=True)
 
     def encode(self, z: torch.Tensor) -> torch.Tensor:
@@ -212,6 +223,18 @@ def _augment(
     return x, (lengths - cut).clamp(min=1)
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Tensors this small are dominated by per-op overhead, which extra threads only add to
+    (and on a shared machine multiply)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _loss_fn(y: torch.Tensor) -> nn.Module:
     n_pos = float(y.sum())
     pos_weight = torch.tensor((y.numel() - n_pos) / n_pos if n_pos > 0 else 1.0)
@@ -231,13 +254,14 @@ def _fit(
     dropout: float,
     thresholds: list[float],
     augment: bool,
+    level: str,
     val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[nn.Module, np.ndarray]:
     """Full-batch AdamW on class-balanced cross-entropy; with `val`, also the balanced
     validation loss after every epoch."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = ARCHITECTURES[arch](hidden, thresholds, dropout)
+    model = ARCHITECTURES[arch](hidden, thresholds, dropout, level)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     xt, lt = torch.from_numpy(x), torch.from_numpy(lengths)
     yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
@@ -290,9 +314,10 @@ def choose_epochs(
     if not curves:
         return None
     mean = np.mean(curves, axis=0)
-    # Average over a few epochs so one lucky step does not decide.
-    smooth = np.convolve(mean, np.ones(5) / 5, mode="same")
-    return int(np.argmin(smooth[: max_epochs - 2])) + 1
+    # Average over a few epochs so one lucky step does not decide (edges: fewer epochs).
+    box = np.ones(5)
+    smooth = np.convolve(mean, box, mode="same") / np.convolve(np.ones_like(mean), box, "same")
+    return int(np.argmin(smooth)) + 1
 
 
 def train_sequence_model(
@@ -308,8 +333,9 @@ def train_sequence_model(
     dropout: float = 0.2,
     thresholds: dict[str, float] | None = None,
     groups: np.ndarray | None = None,
-    max_epochs: int = 300,
+    max_epochs: int = 200,
     augment: bool = True,
+    level: str = "excess",
 ) -> nn.Module:
     """Train on sequences from `sequences_from_series`; inputs are scaled by `thresholds`
     (default `DEFAULT_THRESHOLDS`), which are saved with the model.
@@ -327,13 +353,15 @@ def train_sequence_model(
         "dropout": dropout,
         "thresholds": threshold_vector(thresholds),
         "augment": augment,
+        "level": level,
     }
-    if epochs is None:
-        chosen = None
-        if groups is not None:
-            chosen = choose_epochs(x, lengths, y, groups, max_epochs, seed, **settings)
-        epochs = chosen if chosen is not None else max_epochs // 2
-    model, _ = _fit(x, lengths, y, seed, epochs=epochs, **settings)
+    with _one_thread():
+        if epochs is None:
+            chosen = None
+            if groups is not None:
+                chosen = choose_epochs(x, lengths, y, groups, max_epochs, seed, **settings)
+            epochs = chosen if chosen is not None else max_epochs // 2
+        model, _ = _fit(x, lengths, y, seed, epochs=epochs, **settings)
     model.epochs_trained = epochs
     return model
 
@@ -342,7 +370,8 @@ def train_sequence_model(
 def predict_proba(model: nn.Module, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Probability of the positive class per sequence."""
     model.eval()
-    return torch.sigmoid(model(torch.from_numpy(x), torch.from_numpy(lengths))).numpy()
+    with _one_thread():
+        return torch.sigmoid(model(torch.from_numpy(x), torch.from_numpy(lengths))).numpy()
 
 
 def save_model(model: nn.Module, path: Path, step_s: float = 0.2) -> None:
@@ -353,6 +382,7 @@ def save_model(model: nn.Module, path: Path, step_s: float = 0.2) -> None:
             "arch": next(k for k, v in ARCHITECTURES.items() if isinstance(model, v)),
             "hidden": model.hidden,
             "dropout": model.dropout,
+            "level": model.level,
             "features": list(FEATURES),
             "thresholds": model.thresholds,
             "step_s": step_s,
@@ -366,7 +396,9 @@ def load_model(path: Path) -> nn.Module:
     blob = torch.load(path, weights_only=True)
     if list(blob["features"]) != list(FEATURES):
         raise ValueError("model was trained on a different feature list")
-    model = ARCHITECTURES[str(blob["arch"])](int(blob["hidden"]), None, float(blob["dropout"]))
+    model = ARCHITECTURES[str(blob["arch"])](
+        int(blob["hidden"]), None, float(blob["dropout"]), str(blob["level"])
+    )
     model.load_state_dict(blob["state_dict"])
     model.eval()
     return model

@@ -93,24 +93,32 @@ def cusum_alarm(
 
 
 def broken_stick_onset(t_s: np.ndarray, y: np.ndarray, t_min: float, t_max: float) -> float:
-    """Onset tau of the least-squares fit y = a + b*max(0, t - tau), tau in [t_min, t_max].
+    """Onset tau of the least-squares ramp y = a + b*clip(t - tau, 0, end - tau), with
+    tau in [t_min, t_max] and the ramp's end anywhere after it (or at the last sample).
 
     Dates a ramp's start more precisely than the CUSUM excursion start, which lags by the
-    time the ramp needs to outgrow the allowance."""
+    time the ramp needs to outgrow the allowance. The free end lets a droop that stops
+    growing (a plateau) be fitted as such instead of pulling one long ramp to an earlier,
+    flatter start."""
     t, v = np.asarray(t_s, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(v)
     t, v = t[ok], v[ok]
-    cand = t[(t >= t_min) & (t <= t_max)]
-    if cand.size == 0 or t.size < 3:
+    starts = t[(t >= t_min) & (t <= t_max)]
+    if starts.size == 0 or t.size < 3:
         return float(t_max)
-    x = np.maximum(0.0, t[None, :] - cand[:, None])  # (n_cand, n)
-    xm, vm = x.mean(axis=1, keepdims=True), v.mean()
-    sxx = ((x - xm) ** 2).sum(axis=1)
-    sxy = ((x - xm) * (v - vm)).sum(axis=1)
+    ends = t[t > starts.min()]
+    tau, end = np.meshgrid(starts, ends, indexing="ij")
+    valid = end > tau
+    x = np.clip(t[None, None, :] - tau[..., None], 0.0, (end - tau)[..., None])
+    xm, vm = x.mean(axis=-1, keepdims=True), v.mean()
+    sxx = ((x - xm) ** 2).sum(axis=-1)
+    sxy = ((x - xm) * (v - vm)).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         b = np.where(sxx > 0, sxy / sxx, 0.0)
-    resid = (v - vm) - b[:, None] * (x - xm)
-    return float(cand[int(np.argmin((resid**2).sum(axis=1)))])
+    sse = (((v - vm) - b[..., None] * (x - xm)) ** 2).sum(axis=-1)
+    sse = np.where(valid, sse, np.inf)
+    best = np.unravel_index(int(np.argmin(sse)), sse.shape)
+    return float(tau[best])
 
 
 def _window_median(t: np.ndarray, v: np.ndarray, lo: float, hi: float) -> float | None:
@@ -126,10 +134,10 @@ def measure_trend(
     The level over the last `final_window_s` is compared with the video's own baseline (its
     first `baseline_s`): the face's own asymmetry at the start is the reference, so a droop
     on the side opposite to a natural tilt counts from where the face started.
-    worsening: the level moved by >= `min_change` away from the baseline and ends at least
-    as asymmetric as it began (|final| >= |baseline|), and a CUSUM in that direction raises
-    an alarm (the change is sustained, not a transient expression). improving: |level| fell
-    by >= `min_change` towards symmetry, with the same CUSUM condition. The onset is the
+    improving: |level| fell by >= `min_change` towards symmetry without changing side;
+    worsening: any other move of >= `min_change` away from the baseline (including one that
+    crosses zero); both need a CUSUM alarm in that direction (the change is sustained, not a
+    transient expression). The onset is the
     broken-stick fit's knee, searched up to the alarm; the slope is the rate of change in
     the direction of the shift.
     """
@@ -147,10 +155,14 @@ def measure_trend(
     shift = final - base
     label, chg = "stable", None
     candidate = None
-    if abs(shift) >= cfg.min_change and change >= 0:
-        candidate = "worsening"
-    elif -change >= cfg.min_change:
+    # Improving: back towards symmetry on the same side. Any other sustained shift from the
+    # face's own start is a new asymmetry, also when it crosses zero (a droop on the side
+    # opposite to a natural tilt first cancels it, then shows).
+    toward_symmetry = -change >= cfg.min_change and np.sign(final) == np.sign(base)
+    if toward_symmetry:
         candidate = "improving"
+    elif abs(shift) >= cfg.min_change:
+        candidate = "worsening"
     if candidate is not None:
         direction = 1 if shift > 0 else -1
         chg = cusum_alarm(t, v, base, direction, cfg.cusum_allowance, cfg.cusum_alarm, fps)
