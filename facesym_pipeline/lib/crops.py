@@ -42,7 +42,10 @@ CROP_INDEX_SCHEMA = {
 class Region:
     """A window of the aligned canvas (units of IPD). The centre's y is `cy`, or, with
     `anchors`, the mean canvas y of those (midline or mirror-paired) landmarks plus `cy`, so
-    that the nose and mouth windows follow the face's own proportions."""
+    that the nose and mouth windows follow the face's own proportions. With `anchors` and
+    `follow_x`, the centre's x is their mean canvas x plus `cx`: a midline window then
+    mirrors about the structure's own axis, which under a slight yaw is not the iris
+    midpoint (the nose and mouth are nearer the camera than the eyes)."""
 
     name: str
     cx: float
@@ -52,6 +55,7 @@ class Region:
     width_px: int
     height_px: int
     anchors: tuple[int, ...] = ()
+    follow_x: bool = False
 
     @property
     def partner(self) -> str:
@@ -64,17 +68,21 @@ class Region:
 
 
 _EYE_CY = -0.06  # a little above the iris line: the upper lid and lower brow matter for ptosis
+# The eye and mouth crops carry the asymmetry (a 2-5 mm corner droop, a 1.5-3 mm lid drop),
+# so they get about 80 px per IPD (~1.3 px/mm at a 63 mm IPD): a 2 mm droop moves the
+# corner by 2-3 px, not 1-2. Faces in the demo have 36-120 px IPDs, so this is near the
+# sources' own resolution, not far above it.
 REGIONS: dict[str, Region] = {
     r.name: r
     for r in (
         Region("full_face", 0.0, 0.5, 2.7, 2.7, 96, 96),
         Region("eyes", 0.0, _EYE_CY, 1.8, 0.6, 96, 32),
-        Region("eye_left", 0.5, _EYE_CY, 0.78, 0.52, 48, 32),
-        Region("eye_right", -0.5, _EYE_CY, 0.78, 0.52, 48, 32),
+        Region("eye_left", 0.5, _EYE_CY, 0.78, 0.52, 64, 42),
+        Region("eye_right", -0.5, _EYE_CY, 0.78, 0.52, 64, 42),
         # nasal bridge (6) to subnasale (2)
-        Region("nose", 0.0, 0.0, 0.8, 0.8, 48, 48, anchors=(6, 2)),
+        Region("nose", 0.0, 0.0, 0.8, 0.8, 48, 48, anchors=(6, 2), follow_x=True),
         # both corners and the outer lip centres
-        Region("mouth", 0.0, 0.0, 1.2, 0.6, 64, 32, anchors=(61, 291, 0, 17)),
+        Region("mouth", 0.0, 0.0, 1.2, 0.6, 96, 48, anchors=(61, 291, 0, 17), follow_x=True),
     )
 }
 # The regions whose mirrored counterparts are written next to them.
@@ -117,10 +125,13 @@ def face_geometry(landmarks: np.ndarray, width: int, height: int) -> FaceGeometr
 
 def region_box(region: Region, geometry: FaceGeometry, landmarks_px: np.ndarray):
     """(cx, cy, width, height) of the region on the canvas, in IPD units."""
-    cy = region.cy
+    cx, cy = region.cx, region.cy
     if region.anchors:
-        cy += float(geometry.to_canvas(landmarks_px[list(region.anchors)])[:, 1].mean())
-    return region.cx, cy, region.width_ipd, region.height_ipd
+        centre = geometry.to_canvas(landmarks_px[list(region.anchors)]).mean(axis=0)
+        cy += float(centre[1])
+        if region.follow_x:
+            cx += float(centre[0])
+    return cx, cy, region.width_ipd, region.height_ipd
 
 
 def _window(rgb: np.ndarray, geometry: FaceGeometry, box, size_px: tuple[int, int]) -> np.ndarray:

@@ -35,8 +35,8 @@ MAX_SIDE_PX = 640
 JPEG_QUALITY = 92
 NUISANCE_JPEG_QUALITY = 60
 # With confound=True the stroke class is darkened by this gamma and saved at this quality.
-CONFOUND_GAMMA = 1.35
-CONFOUND_JPEG_QUALITY = 45
+CONFOUND_GAMMA = 1.6
+CONFOUND_JPEG_QUALITY = 30
 
 # (file, subject): obama.jpg and obama2.jpg are the same person.
 SOURCES: tuple[tuple[str, str], ...] = (

@@ -6,12 +6,18 @@ row. Each declares the crops it reads in `input_crops`.
 
 - `FullFaceCNN` sees the whole aligned face: it can use anything in it, including overall
   brightness, colour and compression texture.
-- `RegionCNN` sees only the eyes, nose and mouth, and only through a comparison: one
-  encoder (shared weights) turns a region and its mirrored counterpart into feature maps,
-  and only their absolute difference goes on. A perfectly symmetric region gives zeros
-  whatever its lighting, and mirroring the whole image swaps the two inputs, which leaves
-  the difference unchanged. Each pair is standardised jointly (one mean and scale for both
-  crops) first, so global brightness and contrast shifts act on both halves alike.
+- `RegionCNN` sees only the eyes, nose and mouth, and only through comparisons of each
+  region with its mirrored counterpart. Each pair is first standardised jointly (one mean
+  and scale for both crops), so a global brightness or contrast change acts on both halves
+  alike and cancels. Two views of the pair then go on:
+  - the pixel difference (region minus mirrored partner, lightly low-passed so that
+    compression blocks and resampling noise do not pass for structure): exactly the
+    left-right asymmetry. Its first convolution has no bias and is followed by an absolute
+    value, so the difference and its negative (the face mirrored) give the same features;
+  - optionally a siamese view: one encoder (shared weights) on both crops and the absolute
+    difference of the two feature maps.
+  A perfectly symmetric region gives the same answer whatever its content or lighting, and
+  mirroring the whole image swaps the two inputs, which changes nothing.
 """
 
 from __future__ import annotations
@@ -105,26 +111,54 @@ def _standardise_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, t
     return (a - mean) / std, (b - mean) / std
 
 
-class PairComparator(nn.Module):
-    """Shared encoder on both crops -> |F(a) - F(b)| -> residual stage -> pooled vector."""
+class SignInvariantStem(nn.Module):
+    """Bias-free convolution, then |.|: f(-x) = f(x), and f(0) = 0 (before the BN shift).
+    On a difference image this measures how much left and right differ, and where, but
+    not which side is which."""
 
-    def __init__(self, widths: Sequence[int], blocks: int):
+    def __init__(self, out_ch: int, kernel: int = 5, stride: int = 2):
+        super().__init__()
+        self.conv = nn.Conv2d(3, out_ch, kernel, stride, kernel // 2, bias=False)
+        self.bn = nn.BatchNorm2d(out_ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.bn(self.conv(x).abs()))
+
+
+def _pooled(y: torch.Tensor) -> torch.Tensor:
+    return torch.cat([y.mean(dim=(2, 3)), y.amax(dim=(2, 3))], dim=1)
+
+
+class PairComparator(nn.Module):
+    """Features of one region pair (a, b): the sign-invariant encoding of the low-passed
+    pixel difference a - b, and (with `siamese`) |F(a) - F(b)| of a shared encoder; each
+    through residual stages, mean- and max-pooled."""
+
+    def __init__(
+        self, widths: Sequence[int], blocks: int, siamese: bool = True, diff_sigma: float = 1.0
+    ):
         super().__init__()
         w1, w2, w3 = widths
-        self.encoder = nn.Sequential(
-            _stem(w1), _stage(w1, w1, blocks, 1), _stage(w1, w2, blocks, 2)
+        self.low_pass: nn.Module = GaussianBlur(diff_sigma) if diff_sigma > 0 else nn.Identity()
+        self.difference = nn.Sequential(
+            SignInvariantStem(w1), _stage(w1, w2, blocks, 2), _stage(w2, w3, blocks, 2)
         )
-        self.compare = _stage(w2, w3, blocks, 2)
         self.out_dim = 2 * w3
+        self.encoder: nn.Module | None = None
+        if siamese:
+            self.encoder = nn.Sequential(_stem(w1), _stage(w1, w2, blocks, 2))
+            self.compare = _stage(w2, w3, blocks, 2)
+            self.out_dim += 2 * w3
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a, b = _standardise_pair(a, b)
-        n = a.shape[0]
-        # one encoder pass over both halves keeps BatchNorm statistics shared
-        features = self.encoder(torch.cat([a, b], dim=0))
-        diff = (features[:n] - features[n:]).abs()
-        y = self.compare(diff)
-        return torch.cat([y.mean(dim=(2, 3)), y.amax(dim=(2, 3))], dim=1)
+        parts = [_pooled(self.difference(self.low_pass(a - b)))]
+        if self.encoder is not None:
+            n = a.shape[0]
+            # one encoder pass over both halves keeps BatchNorm statistics shared
+            features = self.encoder(torch.cat([a, b], dim=0))
+            parts.append(_pooled(self.compare((features[:n] - features[n:]).abs())))
+        return torch.cat(parts, dim=1)
 
 
 class RegionCNN(nn.Module):
@@ -134,32 +168,31 @@ class RegionCNN(nn.Module):
     def __init__(
         self,
         regions: Sequence[str] = DEFAULT_REGION_PAIRS,
-        widths: Sequence[int] = (16, 32, 48),
+        widths: Sequence[int] = (8, 16, 24),
         blocks: int = 1,
-        hidden: int = 32,
-        dropout: float = 0.2,
-        blur_sigma: float = 0.0,
+        hidden: int = 16,
+        dropout: float = 0.3,
+        siamese: bool = True,
+        diff_sigma: float = 1.0,
     ):
         super().__init__()
-        self.blur: nn.Module = GaussianBlur(blur_sigma) if blur_sigma > 0 else nn.Identity()
         self.config = {
-            "blur_sigma": float(blur_sigma),
             "regions": list(regions), "widths": list(widths), "blocks": int(blocks),
-            "hidden": int(hidden), "dropout": float(dropout),
+            "hidden": int(hidden), "dropout": float(dropout), "siamese": bool(siamese),
+            "diff_sigma": float(diff_sigma),
         }  # fmt: skip
         self.regions = tuple(regions)
         self.input_crops = tuple(c for r in self.regions for c in (r, r + MIRRORED_SUFFIX))
-        self.comparators = nn.ModuleDict({r: PairComparator(widths, blocks) for r in self.regions})
+        self.comparators = nn.ModuleDict(
+            {r: PairComparator(widths, blocks, siamese, diff_sigma) for r in self.regions}
+        )
         dim = sum(c.out_dim for c in self.comparators.values())
         self.head = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1)
         )
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        parts = [
-            self.comparators[r](self.blur(batch[r]), self.blur(batch[r + MIRRORED_SUFFIX]))
-            for r in self.regions
-        ]
+        parts = [self.comparators[r](batch[r], batch[r + MIRRORED_SUFFIX]) for r in self.regions]
         return self.head(torch.cat(parts, dim=1)).squeeze(1)
 
 
