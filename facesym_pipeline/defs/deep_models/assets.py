@@ -81,17 +81,23 @@ class CnnConfig(dg.Config):
     threads: int = Field(default=2, description="CPU threads for torch")
 
 
-def _train(context, kind: str, config: CnnConfig, warehouse: WarehouseResource):
-    lake = warehouse.lake
-    key = config.dataset
-    data = audit_data(
-        warehouse.dataset_folder(key),
+def _audit_data(warehouse: WarehouseResource, key: str, seed: int):
+    """The labelled stills of `key` with the same subject-grouped folds for every model."""
+    lake, folder = warehouse.lake, warehouse.dataset_folder(key)
+    return audit_data(
+        folder,
         lake.read("media_inventory", key),
         lake.read("face_landmarks", key),
         lake.read("frame_quality", key),
-        read_labels_table(warehouse.dataset_folder(key)),
-        seed=config.seed,
+        read_labels_table(folder),
+        seed=seed,
     )
+
+
+def _train(context, kind: str, config: CnnConfig, warehouse: WarehouseResource):
+    lake = warehouse.lake
+    key = config.dataset
+    data = _audit_data(warehouse, key, config.seed)
     media_ids = [s.meta["media_id"] for s in data.samples]
     arrays = crop_arrays_from_index(
         lake.read("region_crops", key), warehouse.crops_dir(key), media_ids
@@ -167,14 +173,7 @@ def shortcut_audit(
     asymmetry itself: a model that fails where only a nuisance changed learned a shortcut."""
     lake = warehouse.lake
     key = config.dataset
-    data = audit_data(
-        warehouse.dataset_folder(key),
-        lake.read("media_inventory", key),
-        lake.read("face_landmarks", key),
-        lake.read("frame_quality", key),
-        read_labels_table(warehouse.dataset_folder(key)),
-        seed=config.seed,
-    )
+    data = _audit_data(warehouse, key, config.seed)
     geometry, columns = train_geometry(data, config.seed)
     cnn = {
         kind: {
