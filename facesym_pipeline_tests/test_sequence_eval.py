@@ -29,6 +29,7 @@ from facesym_pipeline.lib.sequence_eval import (
     rule_decisions,
     subject_folds,
     train_final_model,
+    training_thresholds,
 )
 from facesym_pipeline.lib.temporal.inputs import video_frames
 from facesym_pipeline.lib.temporal.report import build_temporal_trends
@@ -38,6 +39,7 @@ from facesym_pipeline.lib.temporal.sequence_model import (
     sequences_from_series,
 )
 from facesym_pipeline.lib.temporal.series import build_temporal_series
+from facesym_pipeline.lib.temporal.thresholds import DEFAULT_THRESHOLDS, healthy_threshold
 
 STILLS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "obama.jpg")
 FAST = {"epochs": 60}
@@ -100,6 +102,44 @@ def test_real_clips_comparison(real_clips):
     again, details_again = compare_sequence_vs_rules(series, trends, media_labels, seed=1, **FAST)
     assert again.equals(table)
     assert details_again.per_video.equals(per_video)
+    # The input scale of each fold comes from the other subjects' symmetric clips only.
+    assert details.fold_epochs == [60] * 3 and len(details.fold_thresholds) == 3
+    for k, scale in enumerate(details.fold_thresholds):
+        held = per_video.filter(pl.col("fold") == k)["subject_id"][0]
+        train_neg = per_video.filter((pl.col("subject_id") != held) & (pl.col("label") == 0))
+        assert scale == training_thresholds(series, train_neg["media_id"].to_list(), 2)
+
+
+def test_fold_thresholds_and_refitted_rules(real_clips):
+    _, series, trends, media_labels = real_clips
+    negatives = media_labels.filter(pl.col("label") == 0)["media_id"].to_list()
+    scale = training_thresholds(series, negatives, 3)
+    col = "mouth_corner_height_diff_mm"
+    measured = healthy_threshold(
+        series.filter(pl.col("media_id").is_in(negatives))[col].fill_nan(None).drop_nulls()
+    )
+    # Three people are too few to lower a documented default, but may raise it.
+    assert scale[col] == pytest.approx(max(measured, DEFAULT_THRESHOLDS[col]))
+    assert all(scale[m] >= DEFAULT_THRESHOLDS[m] for m in DEFAULT_THRESHOLDS)
+
+    table, details = compare_sequence_vs_rules(
+        series, trends, media_labels, seed=0, refit_rules=True, **FAST
+    )
+    assert "each fold" in details.rule
+    per_video = details.per_video
+    for k, fold_scale in enumerate(details.fold_thresholds):
+        ids = per_video.filter(pl.col("fold") == k)["media_id"].to_list()
+        held = series.filter(pl.col("media_id").is_in(ids))
+        expected = rule_decisions(build_temporal_trends(held, fold_scale)[0])
+        got = per_video.filter(pl.col("fold") == k).join(expected, on="media_id", suffix="_x")
+        assert got.height == len(ids)
+        assert (got["rule_decision"] == got["rule_decision_x"]).all()
+    fixed, fixed_details = compare_sequence_vs_rules(
+        series, trends, media_labels, seed=0, thresholds="default", **FAST
+    )
+    assert all(t == DEFAULT_THRESHOLDS for t in fixed_details.fold_thresholds)
+    with pytest.raises(ValueError, match="thresholds"):
+        compare_sequence_vs_rules(series, trends, media_labels, thresholds="healthy", **FAST)
 
 
 def test_final_model_round_trip(real_clips, tmp_path):
@@ -108,6 +148,8 @@ def test_final_model_round_trip(real_clips, tmp_path):
     model = train_final_model(series, media_labels, path, seed=2, **FAST)
     blob = torch.load(path, weights_only=True)
     assert blob["arch"] == "tcn" and blob["step_s"] == 0.2
+    negatives = media_labels.filter(pl.col("label") == 0)["media_id"].to_list()
+    assert blob["thresholds"] == training_thresholds(series, negatives, 3)
     seqs = sequences_from_series(series)
     np.testing.assert_allclose(
         predict_proba(load_model(path), seqs.x, seqs.lengths),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from facesym_pipeline.lib.temporal.inputs import gate_midline_measures
 from facesym_pipeline.lib.temporal.thresholds import DEFAULT_THRESHOLDS, thresholds_from_frames
 
 HEALTHY_SCHEMA = {
@@ -26,8 +27,11 @@ def healthy_ranges_table(symmetry: pl.DataFrame, inventory: pl.DataFrame) -> pl.
     healthy, n_subjects = pl.DataFrame(), 0
     if not symmetry.is_empty() and not inventory.is_empty():
         unaffected = inventory.filter(pl.col("label") == 0)
-        healthy = symmetry.join(
-            unaffected.select("dataset", "media_id"), on=["dataset", "media_id"], how="semi"
+        # Measured the way the detectors read them (midline measures gated by yaw).
+        healthy = gate_midline_measures(
+            symmetry.join(
+                unaffected.select("dataset", "media_id"), on=["dataset", "media_id"], how="semi"
+            )
         )
         # Subject ids where known, else each file is its own person (an overestimate).
         n_subjects = unaffected.select(pl.coalesce("subject_id", "media_id").n_unique()).item()

@@ -26,6 +26,7 @@ from torch import nn
 
 from facesym_pipeline.lib.healthy import MIN_SUBJECTS_TO_LOWER
 from facesym_pipeline.lib.temporal.config import MEASURES
+from facesym_pipeline.lib.temporal.report import build_temporal_trends
 from facesym_pipeline.lib.temporal.sequence_model import (
     Sequences,
     predict_proba,
@@ -255,6 +256,7 @@ def compare_sequence_vs_rules(
     ci_level: float = 0.95,
     step_s: float = 0.2,
     thresholds: dict[str, float] | str | None = None,
+    refit_rules: bool = False,
     **train_kwargs,
 ) -> tuple[pl.DataFrame, SequenceEvaluation]:
     """Out-of-fold sequence classifier vs the rule-based decision on the labelled videos.
@@ -266,7 +268,12 @@ def compare_sequence_vs_rules(
     dict fixes it; "default" uses `DEFAULT_THRESHOLDS`. The number of epochs is chosen on
     inner subject-grouped folds of each training set unless `epochs` is given;
     `train_kwargs` go to `train_sequence_model` (arch, hidden, epochs, lr, weight_decay,
-    dropout, augment). The same inputs and seed give the same table.
+    dropout, augment, level). The same inputs and seed give the same table.
+
+    `refit_rules`: recompute the rule decision of each held-out video with that fold's
+    thresholds instead of reading it off `trends`. Trends built with healthy ranges from
+    every unaffected video have seen the held-out person's face; this makes both methods
+    equally blind to it.
     """
     seqs, table, skipped = _labelled(series, trends, labels, step_s)
     y = table["label"].to_numpy().astype(int)
@@ -275,6 +282,10 @@ def compare_sequence_vs_rules(
         raise ValueError("the labelled videos must include both classes")
     folds = subject_folds(y, groups, n_splits, seed)
     ids = np.asarray(seqs.media_ids)
+    rule = table["rule_decision"].to_numpy().astype(float)
+    raw_series = series.drop("dataset", strict=False).with_columns(
+        pl.col("media_id").cast(pl.String)
+    )
     proba = np.full(y.size, np.nan)
     fold_epochs, fold_thresholds = [], []
     fold_of = np.full(y.size, -1, dtype=np.int64)
@@ -287,19 +298,25 @@ def compare_sequence_vs_rules(
                                      **train_kwargs)  # fmt: skip
         proba[test] = predict_proba(model, seqs.x[test], seqs.lengths[test])
         fold_of[test] = k
+        if refit_rules:
+            held = raw_series.filter(pl.col("media_id").is_in(ids[test].tolist()))
+            refit = rule_decisions(build_temporal_trends(held, model.thresholds)[0])
+            decision = dict(zip(refit["media_id"], refit["rule_decision"], strict=True))
+            rule[test] = [decision.get(m, 0) for m in ids[test]]
         fold_epochs.append(int(model.epochs_trained))
         fold_thresholds.append(model.thresholds)
     method = f"{train_kwargs.get('arch', 'tcn')}_sequence"
-    rule = table["rule_decision"].to_numpy().astype(float)
     comparison = comparison_table(y, groups, {RULE_METHOD: rule, method: proba}, n_boot,
                                   ci_level, seed)  # fmt: skip
     per_video = table.with_columns(
+        pl.Series("rule_decision", rule.astype(np.int8)),
         pl.Series("fold", fold_of),
         pl.Series("sequence_proba", proba),
         pl.Series("sequence_decision", (proba >= 0.5).astype(np.int8)),
     ).select("media_id", "subject_id", "label", "fold", "rule_decision", "sequence_proba",
              "sequence_decision")  # fmt: skip
-    details = SequenceEvaluation(per_video, method, RULE_DEFINITION, len(folds), n_boot,
+    rule_text = RULE_DEFINITION + (" (thresholds of each fold)" if refit_rules else "")
+    details = SequenceEvaluation(per_video, method, rule_text, len(folds), n_boot,
                                  ci_level, seed, skipped, fold_epochs, fold_thresholds)  # fmt: skip
     return comparison, details
 

@@ -28,13 +28,19 @@ def video_frames(
     raw = functional.select(
         *KEYS, *[c for c in functional.columns if c.startswith("bs_") and not c.endswith("_asym")]
     )
+    return (
+        gate_midline_measures(frames).join(raw, on=KEYS, how="left").sort("media_id", "frame_index")
+    )
+
+
+def gate_midline_measures(frames: pl.DataFrame) -> pl.DataFrame:
+    """Midline measures set to null on frames turned beyond MAX_YAW_FOR_MIDLINE_DEG."""
     turned = pl.col("yaw_deg").abs() > MAX_YAW_FOR_MIDLINE_DEG
-    frames = frames.with_columns(
+    return frames.with_columns(
         pl.when(turned).then(None).otherwise(pl.col(m)).alias(m)
         for m in MIDLINE_MEASURES
         if m in frames.columns
     )
-    return frames.join(raw, on=KEYS, how="left").sort("media_id", "frame_index")
 
 
 def labelled_videos(inventory: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,9 @@ removes what cannot carry over to an unseen face:
 - Scale: each measure is divided by its healthy threshold inside the model (a buffer saved
   with the weights), so "1" means "at the edge of the healthy range" for every measure.
 - Side: only magnitudes enter, so a droop on either side is the same finding (exactly
-  invariant to a left/right flip, no augmentation needed).
+  invariant to a left/right flip, no augmentation needed). By default the level enters as
+  |level| / threshold ("magnitude"), so the model can still place its own boundary when the
+  threshold comes from few people; "excess" keeps only the part beyond the threshold.
 - Person: next to the absolute level, each measure's change from the video's own baseline
   (median of its first seconds) shows growth independently of a natural offset.
 - Measure identity: one tiny encoder is shared by all measures (each measure is a separate
@@ -130,7 +132,8 @@ class _SharedMeasureEncoder(nn.Module):
             raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
         self.hidden, self.dropout, self.level = hidden, dropout, level
         scale = threshold_vector(None) if thresholds is None else list(thresholds)
-        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+        # float64 so that the thresholds read back from a saved model are the ones given.
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float64))
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(2 * hidden, 1)
 
@@ -145,10 +148,11 @@ class _SharedMeasureEncoder(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         n, steps, _ = x.shape
         m = N_MEASURES
-        level = x[..., :m].abs() / self.scale
+        scale = self.scale.to(x.dtype)
+        level = x[..., :m].abs() / scale
         if self.level == "excess":
             level = (level - 1.0).clamp(min=0.0)
-        change = x[..., m : 2 * m].abs() / self.scale
+        change = x[..., m : 2 * m].abs() / scale
         observed = x[..., 2 * m : 3 * m]
         z = torch.stack([level, change, observed], dim=2)  # n, T, 3, M
         z = z.permute(0, 3, 2, 1).reshape(n * m, 3, steps)
@@ -171,7 +175,7 @@ class TemporalConvClassifier(_SharedMeasureEncoder):
     about the rule detector's persistence window)."""
 
     def __init__(self, hidden: int = 4, thresholds: list[float] | None = None,
-                 dropout: float = 0.2, level: str = "excess"):  # fmt: skip
+                 dropout: float = 0.2, level: str = "magnitude"):  # fmt: skip
         super().__init__(hidden, thresholds, dropout, level)
         self.conv = nn.Sequential(
             nn.Conv1d(3, hidden, kernel_size=5, padding=2),
@@ -188,7 +192,7 @@ class GRUClassifier(_SharedMeasureEncoder):
     """A GRU over time in place of the convolutions."""
 
     def __init__(self, hidden: int = 4, thresholds: list[float] | None = None,
-                 dropout: float = 0.2, level: str = "excess"):  # fmt: skip
+                 dropout: float = 0.2, level: str = "magnitude"):  # fmt: skip
         super().__init__(hidden, thresholds, dropout, level)
         self.gru = nn.GRU(3, hidden, batch_first=True)
 
@@ -211,7 +215,7 @@ def _augment(
     m = N_MEASURES
     x = x.clone()
     observed = x[..., 2 * m :]
-    noise = 0.1 * scale * torch.randn(n, steps, m, generator=gen) * observed
+    noise = 0.1 * scale.to(x.dtype) * torch.randn(n, steps, m, generator=gen) * observed
     x[..., :m] += noise
     x[..., m : 2 * m] += noise
     gap_len = torch.randint(0, 6, (n,), generator=gen)
@@ -335,7 +339,7 @@ def train_sequence_model(
     groups: np.ndarray | None = None,
     max_epochs: int = 200,
     augment: bool = True,
-    level: str = "excess",
+    level: str = "magnitude",
 ) -> nn.Module:
     """Train on sequences from `sequences_from_series`; inputs are scaled by `thresholds`
     (default `DEFAULT_THRESHOLDS`), which are saved with the model.
