@@ -37,14 +37,15 @@ def _batch(arrays, names):
 
 def test_forward_shapes():
     arrays = _random_arrays(3)
-    for net in (FullFaceCNN(), RegionCNN(), RegionCNN(**SMALL, blur_sigma=1.0)):
+    for net in (FullFaceCNN(), RegionCNN(), RegionCNN(**SMALL, siamese=False, diff_sigma=0)):
         out = net.eval()(_batch(arrays, net.input_crops))
         assert out.shape == (3,)
         assert torch.isfinite(out).all()
 
 
-def test_region_cnn_sees_only_asymmetry():
-    net = RegionCNN(**SMALL).eval()
+@pytest.mark.parametrize("siamese", [True, False])
+def test_region_cnn_sees_only_asymmetry(siamese):
+    net = RegionCNN(**SMALL, siamese=siamese).eval()
     arrays = _random_arrays(4)
     batch = _batch(arrays, net.input_crops)
     swapped = {k: batch[k.removesuffix("_mirrored") if k.endswith("_mirrored") else k + "_mirrored"]

@@ -9,7 +9,9 @@ from facesym_pipeline.lib.crops import (
     crop_names,
     crop_region,
     face_geometry,
+    landmarks_to_pixels,
     read_crop,
+    region_box,
     write_crops,
 )
 from facesym_pipeline.lib.landmarker import create_landmarker
@@ -82,6 +84,23 @@ def test_mirrored_crop_of_mirrored_image_equals_the_crop(face):
     # on the left eye: the mirrored crop is the right eye flipped
     right = crop_region(rgb, lm, "eye_right")
     assert np.array_equal(crop_region(rgb, lm, "eye_left", mirrored=True), right[:, ::-1])
+
+
+def test_mouth_window_is_centred_on_the_mouth(face):
+    # shift the mouth sideways relative to the eyes (as a slight yaw does): the window follows
+    rgb, lm = face["rgb"], face["landmarks"].copy()
+    h, w = rgb.shape[:2]
+    geometry = face_geometry(lm, w, h)
+    px = landmarks_to_pixels(lm, w, h)
+    mouth = REGIONS["mouth"]
+    cx, *_ = region_box(mouth, geometry, px)
+    assert cx == pytest.approx(geometry.to_canvas(px[list(mouth.anchors)])[:, 0].mean())
+    moved = px.copy()
+    moved[list(mouth.anchors)] += 0.1 * geometry.ipd_px * geometry.across
+    cx_moved, *_ = region_box(mouth, geometry, moved)
+    assert cx_moved - cx == pytest.approx(0.1)
+    # the eye windows stay on the iris centres
+    assert region_box(REGIONS["eye_left"], geometry, moved)[0] == REGIONS["eye_left"].cx
 
 
 def test_write_crops_index(face, tmp_path):

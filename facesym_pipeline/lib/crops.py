@@ -5,7 +5,8 @@ centres (468, 473), x along the iris axis towards 473 (the subject's left; image
 non-mirrored photo), y perpendicular to it towards the chin, and one unit = the
 inter-iris distance (IPD) in pixels. Head roll is therefore undone and faces of any size
 give crops at the same scale. Because the canvas's x = 0 is the facial midline, a region's
-mirror partner is the window at (-cx, cy); `<region>_mirrored` is that partner window
+mirror partner is the window at (-cx, cy) (the nose and mouth windows are centred on their
+own landmarks' midline, so each is its own partner); `<region>_mirrored` is that partner window
 flipped horizontally, so `eye_left` and `eye_left_mirrored` (the subject's right eye
 mirrored onto the left) show the same thing on a symmetric face, and `mouth` against
 `mouth_mirrored` compares the two halves of the mouth.

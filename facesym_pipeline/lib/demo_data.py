@@ -35,6 +35,10 @@ MAX_SIDE_PX = 640
 JPEG_QUALITY = 92
 NUISANCE_JPEG_QUALITY = 60
 # With confound=True the stroke class is darkened by this gamma and saved at this quality.
+# A demo parameter, set strong on purpose (scraped collections differ this much): beyond
+# the lighting nuisance's gamma range (0.75-1.35) and below its JPEG quality (60), so a
+# full-face CNN can pick it up from ~80 training images (at gamma 1.35 / quality 45 it
+# reached only ~0.6 out-of-fold accuracy). The counterfactual sets read these values.
 CONFOUND_GAMMA = 1.6
 CONFOUND_JPEG_QUALITY = 30
 
