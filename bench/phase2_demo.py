@@ -33,14 +33,12 @@ from facesym_pipeline.lib.counterfactual import (
 from facesym_pipeline.lib.demo_data import build_demo_images
 from facesym_pipeline.lib.landmarker import create_landmarker
 from facesym_pipeline.lib.model_file import resolve_model
+from facesym_pipeline.lib.phase2 import geometry_columns, geometry_features, geometry_predictor
 from facesym_pipeline.lib.shortcut_audit import (
     audit_markdown,
     audit_plot,
     audit_table,
     comparison_frame,
-    default_geometry_columns,
-    geometry_features,
-    geometry_predictor,
     per_fold_predictor,
     predict_sets,
 )
@@ -91,7 +89,7 @@ def main() -> None:
         feats = geometry_features(samples).with_columns(
             pl.Series("label", y), pl.Series("group", groups)
         )
-        cols = default_geometry_columns()
+        cols = geometry_columns(feats)
         phase1 = train_and_select(feats, cols, seed=args.seed, n_boot=200)
         folds = phase1.folds["grouped_fold"].to_numpy()
         subject_fold = {g: int(f) for g, f in zip(groups, folds, strict=True)}
