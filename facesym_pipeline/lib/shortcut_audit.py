@@ -270,4 +270,3 @@ def audit_plot(table: pl.DataFrame, metric: str = "accuracy") -> bytes:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
-
