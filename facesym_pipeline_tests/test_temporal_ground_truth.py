@@ -14,7 +14,7 @@ from facesym_pipeline_tests.dagster_helpers import materialize_partition
 
 
 @pytest.fixture(scope="module")
-def trends(tmp_path_factory, samples):
+def run(tmp_path_factory, samples):
     root = tmp_path_factory.mktemp("videos")
     truth = build_demo_videos(root / "data" / "clips", include_real=False, stills=None)
     assets = [a for a in DATASET_ASSETS if a.key.path[-1] != "region_crops"] + TREND_ASSETS
@@ -22,7 +22,21 @@ def trends(tmp_path_factory, samples):
     assert result.success
     lake = Lake(root / "wh")
     table = lake.read("temporal_trends", "clips")
-    return table.join(truth.rename({"file": "relpath"}), on="relpath")
+    return table.join(truth.rename({"file": "relpath"}), on="relpath"), lake
+
+
+@pytest.fixture(scope="module")
+def trends(run):
+    return run[0]
+
+
+def test_per_second_aggregates_cover_every_second_of_every_video(run):
+    _, lake = run
+    seconds = lake.read("temporal_series_per_second", "clips")
+    per_video = seconds.group_by("media_id").agg(pl.col("second").n_unique())
+    assert per_video.height == 4
+    assert (per_video["second"] == 10).all()  # 10-second clips
+    assert (seconds["n_observed"] <= 5).all()  # at most 5 sampled frames per second
 
 
 def _row(trends: pl.DataFrame, kind: str, side: str) -> dict:

@@ -9,6 +9,7 @@ import polars as pl
 from facesym_pipeline.lib.crops import CROP_INDEX_SCHEMA, write_crops
 from facesym_pipeline.lib.landmark_table import landmark_arrays
 from facesym_pipeline.lib.media import MediaError, load_image_rgb
+from facesym_pipeline.lib.paths import resolve_inside
 
 
 def crops_for_dataset(
@@ -32,7 +33,7 @@ def crops_for_dataset(
     def frames():
         for row, lm in zip(rows.iter_rows(named=True), points, strict=True):
             try:
-                rgb = load_image_rgb(folder / row["relpath"])
+                rgb = load_image_rgb(resolve_inside(folder, row["relpath"]))
             except MediaError:
                 continue  # changed on disk since the inventory; the next run accounts for it
             yield row["media_id"], row["frame_index"], rgb, lm

@@ -9,6 +9,7 @@ import polars as pl
 
 from facesym_pipeline.lib.landmark_table import FACE_LANDMARKS_SCHEMA, landmark_rows
 from facesym_pipeline.lib.landmarker import MediaTask, run_landmark_pass
+from facesym_pipeline.lib.paths import resolve_inside
 
 
 def media_tasks(
@@ -20,7 +21,12 @@ def media_tasks(
     usable = inventory.filter(pl.col("status") == "ok").unique("media_id", keep="first")
     tasks = [
         MediaTask(
-            row["media_id"], str(folder / row["relpath"]), row["kind"], planned[row["media_id"]]
+            row["media_id"],
+            # The inventory already refused links out of the dataset; this also refuses a
+            # relpath that was altered in the lake.
+            str(resolve_inside(folder, row["relpath"])),
+            row["kind"],
+            planned[row["media_id"]],
         )
         for row in usable.iter_rows(named=True)
         if row["media_id"] in planned

@@ -31,6 +31,7 @@ from facesym_pipeline.lib.landmark_table import landmark_arrays
 from facesym_pipeline.lib.landmarker import create_landmarker
 from facesym_pipeline.lib.media import load_image_rgb
 from facesym_pipeline.lib.media_summary import summarise_media
+from facesym_pipeline.lib.paths import resolve_inside
 from facesym_pipeline.lib.refine import REFINED_POINTS, refine_points
 from facesym_pipeline.lib.shortcut_audit import Predictor, per_fold_predictor, predict_sets
 from facesym_pipeline.lib.symmetry import symmetry_features
@@ -95,7 +96,13 @@ def audit_data(
         meta |= {"file": row["relpath"], "sample_id": row["relpath"], "set": "in_distribution"}
         subject = row["subject_id"] or f"image:{row['media_id'][:12]}"
         samples.append(
-            Sample(load_image_rgb(folder / row["relpath"]), int(row["label"]), subject, meta, lm)
+            Sample(
+                load_image_rgb(resolve_inside(folder, row["relpath"])),
+                int(row["label"]),
+                subject,
+                meta,
+                lm,
+            )
         )
     hashes = [int(h, 16) if h else None for h in rows["phash"].to_list()]
     groups = np.array(cv_groups(rows["subject_id"].to_list(), hashes))

@@ -11,7 +11,7 @@ from facesym_pipeline.lib.markdown import inline_png, markdown_table
 from facesym_pipeline.lib.sequence_eval import compare_sequence_vs_rules, train_final_model
 from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
 from facesym_pipeline.lib.temporal.report import build_temporal_trends
-from facesym_pipeline.lib.temporal.series import build_temporal_series
+from facesym_pipeline.lib.temporal.series import build_temporal_series, per_second
 from facesym_pipeline.lib.trend_reports import write_trend_reports
 
 
@@ -37,7 +37,8 @@ def temporal_series(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Each video's measures on a uniform time base: quality gaps kept as gaps, outliers
-    replaced by a Hampel filter and smoothed with windows in seconds."""
+    replaced by a Hampel filter and smoothed with windows in seconds (per-second
+    aggregates in `temporal_series_per_second`)."""
     key = context.partition_key
     lake = warehouse.lake
     frames = video_frames(
@@ -47,8 +48,12 @@ def temporal_series(
     )
     series = build_temporal_series(frames).with_columns(dataset=pl.lit(key))
     path = lake.write("temporal_series", key, series)
+    seconds = per_second(series).with_columns(dataset=pl.lit(key))
+    lake.write("temporal_series_per_second", key, seconds)
     return dg.MaterializeResult(
-        metadata=table_metadata(series, path, videos=series["media_id"].n_unique())
+        metadata=table_metadata(
+            series, path, videos=series["media_id"].n_unique(), per_second_rows=seconds.height
+        )
     )
 
 
