@@ -72,3 +72,22 @@ def test_definitions_load_with_jobs_sensor_and_checks():
         node = graph.get(key)
         assert node.group_name and node.group_name != "default", key
         assert (node.description or "").strip(), f"{key} has no description"
+
+
+def test_lib_has_no_dagster_import():
+    """Logic stays testable without Dagster: only defs/ and definitions.py import it."""
+    import ast
+    from pathlib import Path
+
+    import facesym_pipeline.lib as lib
+
+    offenders = []
+    for path in Path(lib.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "dagster"]
+    assert offenders == []
