@@ -91,3 +91,18 @@ def test_lib_has_no_dagster_import():
                 names = [node.module]
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "dagster"]
     assert offenders == []
+
+
+def test_sensor_does_not_rerun_content_already_materialised(tmp_path: Path, samples):
+    """After `facesym run` (or `make demo`), starting the UI must not redo the same work."""
+    from facesym_pipeline.defs.ingest.assets import media_inventory
+    from facesym_pipeline_tests.dagster_helpers import materialize_partition
+
+    data, wh = tmp_path / "data", tmp_path / "wh"
+    (data / "faces" / "stroke_data").mkdir(parents=True)
+    shutil.copy(sample_path("obama.jpg"), data / "faces" / "stroke_data" / "a.jpg")
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_partition([media_inventory], "faces", data, wh, instance=instance).success
+    assert _tick(instance, data, wh, None).run_requests == []
+    shutil.copy(sample_path("biden.jpg"), data / "faces" / "stroke_data" / "b.jpg")
+    assert [r.partition_key for r in _tick(instance, data, wh, None).run_requests] == ["faces"]
