@@ -212,3 +212,79 @@ def predictions(
             for name, by_fold in fold_predictors.items()
         ]
     )
+
+
+CNN_KINDS = ("full_face_cnn", "region_cnn")
+
+
+@dataclass
+class AuditResult:
+    table: pl.DataFrame  # shortcut_audit rows
+    comparison: pl.DataFrame  # one row per (metric, test set), one column per model
+    summary_markdown: str
+    plot_png: bytes
+    attribution_png: bytes
+
+
+def load_fold_models(models_dir: Path) -> dict[str, dict[int, object]]:
+    """{kind: {fold: network}} saved by the CNN assets under `models_dir/<kind>/fold<k>.pt`."""
+    from facesym_pipeline.lib.cnn.train import load_model
+
+    return {
+        kind: {
+            int(p.stem.removeprefix("fold")): load_model(p)
+            for p in sorted((models_dir / kind).glob("fold*.pt"))
+        }
+        for kind in CNN_KINDS
+    }
+
+
+def run_audit(
+    data: AuditData,
+    cnn: Mapping[str, Mapping[int, object]],
+    model_path: Path,
+    seed: int = 0,
+    n_boot: int = 500,
+) -> AuditResult:
+    """Every model, each fold's copy scoring only the subjects that fold held out, on the
+    held-out faces and on every counterfactual set built from them."""
+    from facesym_pipeline.lib.cnn.attribution import attribution_grid
+    from facesym_pipeline.lib.cnn.train import cnn_predictor
+    from facesym_pipeline.lib.shortcut_audit import (
+        audit_markdown,
+        audit_plot,
+        audit_table,
+        comparison_frame,
+    )
+
+    geometry, columns = train_geometry(data, seed)
+    predictors = {
+        "landmark_geometry": {k: geometry_predictor(m, columns) for k, m in geometry.items()}
+    }
+    predictors |= {
+        kind: {k: cnn_predictor(m) for k, m in by_fold.items()} for kind, by_fold in cnn.items()
+    }
+    sets = counterfactual_sets(data, model_path, seed)
+    table = audit_table(predictions(data, sets, predictors), n_boot=n_boot, seed=seed)
+    comparison = pl.concat(
+        [
+            comparison_frame(table, m).with_columns(metric=pl.lit(m))
+            for m in ("accuracy", "roc_auc")
+        ],
+        how="diagonal_relaxed",
+    )
+    examples = attribution_examples(data, sets)
+    fold = data.subject_fold[examples[0][3]] if examples else 0
+    attribution = attribution_grid({k: m[fold] for k, m in cnn.items()}, [e[:3] for e in examples])
+    return AuditResult(table, comparison, audit_markdown(table), audit_plot(table), attribution)
+
+
+def attribution_examples(data: AuditData, sets, per_subject: int = 4):
+    """A few held-out images of one subject: its original and its strongest asymmetries."""
+    subject = sorted(data.subject_fold)[0]
+    chosen = [s for s in sets["in_distribution"] if s.subject_id == subject]
+    chosen.sort(
+        key=lambda s: (s.label, -(s.meta.get("droop_mm") or 0) - (s.meta.get("ptosis_mm") or 0))
+    )
+    picked = chosen[:1] + [s for s in chosen if s.label == 1][: per_subject - 1]
+    return [(s.image, s.landmarks, s.meta["file"].rsplit("/", 1)[-1], subject) for s in picked]

@@ -11,31 +11,16 @@ from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.cnn.attribution import attribution_grid
-from facesym_pipeline.lib.cnn.train import (
-    TrainConfig,
-    cnn_predictor,
-    cross_validate,
-    load_model,
-    save_model,
-)
+from facesym_pipeline.lib.cnn.train import TrainConfig, cross_validate, save_model
 from facesym_pipeline.lib.crop_pass import crops_for_dataset
 from facesym_pipeline.lib.inventory import read_labels_table
 from facesym_pipeline.lib.markdown import inline_png, markdown_table
 from facesym_pipeline.lib.metrics import roc_auc
 from facesym_pipeline.lib.phase2 import (
     audit_data,
-    counterfactual_sets,
     crop_arrays_from_index,
-    geometry_predictor,
-    predictions,
-    train_geometry,
-)
-from facesym_pipeline.lib.shortcut_audit import (
-    audit_markdown,
-    audit_plot,
-    audit_table,
-    comparison_frame,
+    load_fold_models,
+    run_audit,
 )
 
 
@@ -171,66 +156,27 @@ def shortcut_audit(
     """Each model (landmark geometry, full-face CNN, region CNN) on held-out subjects and on
     counterfactual copies that change lighting, background, compression, side or the
     asymmetry itself: a model that fails where only a nuisance changed learned a shortcut."""
-    lake = warehouse.lake
-    key = config.dataset
+    lake, key = warehouse.lake, config.dataset
     data = _audit_data(warehouse, key, config.seed)
-    geometry, columns = train_geometry(data, config.seed)
-    cnn = {
-        kind: {
-            int(p.stem.removeprefix("fold")): load_model(p)
-            for p in sorted((warehouse.models_dir / "cnn" / key / kind).glob("fold*.pt"))
-        }
-        for kind in ("full_face_cnn", "region_cnn")
-    }
-    predictors = {
-        "landmark_geometry": {k: geometry_predictor(m, columns) for k, m in geometry.items()}
-    }
-    predictors |= {
-        kind: {k: cnn_predictor(m) for k, m in models.items()} for kind, models in cnn.items()
-    }
-    sets = counterfactual_sets(data, landmarker.resolved_model(), config.seed)
-    table = audit_table(predictions(data, sets, predictors), n_boot=config.n_boot, seed=config.seed)
-    table = table.with_columns(dataset=pl.lit(key))
-    path = lake.write("shortcut_audit", None, table)
-    comparison = pl.concat(
-        [
-            comparison_frame(table, m).with_columns(metric=pl.lit(m))
-            for m in ("accuracy", "roc_auc")
-        ],
-        how="diagonal_relaxed",
-    )
-    lake.write("model_comparison", None, comparison)
+    cnn = load_fold_models(warehouse.models_dir / "cnn" / key)
+    audit = run_audit(data, cnn, landmarker.resolved_model(), config.seed, config.n_boot)
+    path = lake.write("shortcut_audit", None, audit.table.with_columns(dataset=pl.lit(key)))
+    lake.write("model_comparison", None, audit.comparison)
     lake.write("phase2_folds", None, data.fold_table().with_columns(dataset=pl.lit(key)))
     reports = warehouse.reports_dir(key)
     reports.mkdir(parents=True, exist_ok=True)
-    summary = audit_markdown(table)
-    (reports / "shortcut_audit.md").write_text(summary)
-    (reports / "shortcut_audit.png").write_bytes(audit_plot(table))
-    examples = _attribution_examples(data, sets)
-    fold = data.subject_fold[examples[0][3]] if examples else 0
-    (reports / "attribution.png").write_bytes(
-        attribution_grid({k: m[fold] for k, m in cnn.items()}, [e[:3] for e in examples])
-    )
+    (reports / "shortcut_audit.md").write_text(audit.summary_markdown)
+    (reports / "shortcut_audit.png").write_bytes(audit.plot_png)
+    (reports / "attribution.png").write_bytes(audit.attribution_png)
     return dg.MaterializeResult(
         metadata=table_metadata(
-            table,
+            audit.table,
             path,
-            summary=dg.MetadataValue.md(summary),
-            comparison=dg.MetadataValue.md(markdown_table(comparison, 30)),
+            summary=dg.MetadataValue.md(audit.summary_markdown),
+            comparison=dg.MetadataValue.md(markdown_table(audit.comparison, 30)),
             plot=dg.MetadataValue.md(inline_png(reports / "shortcut_audit.png", "shortcut audit")),
             attribution=dg.MetadataValue.md(
                 inline_png(reports / "attribution.png", "where each model looks")
             ),
         )
     )
-
-
-def _attribution_examples(data, sets, per_subject: int = 4):
-    """A few held-out images of one subject: its original and its strongest asymmetries."""
-    subject = sorted(data.subject_fold)[0]
-    chosen = [s for s in sets["in_distribution"] if s.subject_id == subject]
-    chosen.sort(
-        key=lambda s: (s.label, -(s.meta.get("droop_mm") or 0) - (s.meta.get("ptosis_mm") or 0))
-    )
-    picked = chosen[:1] + [s for s in chosen if s.label == 1][: per_subject - 1]
-    return [(s.image, s.landmarks, s.meta["file"].rsplit("/", 1)[-1], subject) for s in picked]
