@@ -6,13 +6,13 @@ import polars as pl
 import pytest
 import torch
 
+from facesym_pipeline.lib.sequence_eval import compare_sequence_vs_rules, rule_decisions
 from facesym_pipeline.lib.temporal.config import MEASURES
 from facesym_pipeline.lib.temporal.report import build_temporal_trends
 from facesym_pipeline.lib.temporal.sequence_model import (
     FEATURES,
     N_MEASURES,
     choose_epochs,
-    grouped_cv_compare,
     load_model,
     predict_proba,
     save_model,
@@ -25,24 +25,30 @@ from facesym_pipeline.lib.temporal.synthetic import SCENARIOS, synthetic_video
 
 
 @pytest.fixture(scope="module")
-def data():
-    frames, subject, label = [], {}, {}
+def videos():
+    """Series, trends and labels of 32 synthetic videos of 8 people."""
+    frames, rows = [], []
     for person in range(8):
         for sc in SCENARIOS:
             mid = f"{sc}-{person}"
             fps = 5 if person % 2 else 10
             frames.append(synthetic_video(sc, fps=fps, seed=200 + person, media_id=mid))
-            subject[mid], label[mid] = person, int(SCENARIOS[sc] is not None)
+            rows.append({"media_id": mid, "label": int(SCENARIOS[sc] is not None),
+                         "subject_id": str(person)})  # fmt: skip
     series = build_temporal_series(pl.concat(frames, how="diagonal_relaxed"))
     trends, _ = build_temporal_trends(series)
+    return series, trends, pl.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def data(videos):
+    series, trends, labels = videos
     seqs = sequences_from_series(series)
-    y = np.array([label[m] for m in seqs.media_ids])
-    groups = np.array([subject[m] for m in seqs.media_ids])
-    rule = {
-        r["media_id"]: float(r["mouth_flagged"] or r["mouth_trend"] == "worsening")
-        for r in trends.iter_rows(named=True)
-    }
-    return seqs, y, groups, np.array([rule[m] for m in seqs.media_ids])
+    by_id = {r["media_id"]: r for r in labels.iter_rows(named=True)}
+    y = np.array([by_id[m]["label"] for m in seqs.media_ids])
+    groups = np.array([int(by_id[m]["subject_id"]) for m in seqs.media_ids])
+    rule = dict(rule_decisions(trends).iter_rows())
+    return seqs, y, groups, np.array([float(rule[m]) for m in seqs.media_ids])
 
 
 def test_sequences_are_rate_independent(data):
@@ -149,11 +155,14 @@ def test_excess_level_ignores_values_inside_the_healthy_range(data):
         train_sequence_model(seqs.x, seqs.lengths, y, epochs=1, level="signed")
 
 
-def test_grouped_cv_not_worse_than_rules(data):
-    seqs, y, groups, rule = data
-    table, oof = grouped_cv_compare(seqs, y, groups, rule, n_splits=4)
-    assert table["method"].to_list() == ["rule_based", "tcn_sequence"]
-    assert np.isfinite(oof).all()
-    rule_ba, seq_ba = table["balanced_accuracy"].to_list()
-    assert rule_ba >= 0.9
-    assert seq_ba >= rule_ba - 1e-9
+def test_grouped_cv_not_worse_than_rules(videos):
+    series, trends, labels = videos
+    table, details = compare_sequence_vs_rules(
+        series, trends, labels, n_splits=4, n_boot=200, thresholds="default"
+    )
+    balanced = dict(
+        table.filter(pl.col("metric") == "balanced_accuracy").select("method", "value").iter_rows()
+    )
+    assert np.isfinite(details.per_video["sequence_proba"].to_numpy()).all()
+    assert balanced["rule_based"] >= 0.9
+    assert balanced["tcn_sequence"] >= balanced["rule_based"] - 1e-9

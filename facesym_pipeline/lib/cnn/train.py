@@ -18,7 +18,7 @@ import copy
 import io
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -297,11 +297,6 @@ def load_model(source: Path | bytes) -> nn.Module:
     model = build_network(payload["kind"], payload["config"])
     model.load_state_dict(payload["state_dict"])
     return model.eval()
-
-
-def network_input_crops(kind: str, network: Mapping | None = None) -> Sequence[str]:
-    """The crop names a network of `kind` reads."""
-    return build_network(kind, network).input_crops
 
 
 def cnn_predictor(model: nn.Module, batch_size: int = 64, device: str = "auto"):

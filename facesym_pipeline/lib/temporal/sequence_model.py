@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
 from facesym_pipeline.lib.temporal.config import MEASURES, TemporalConfig
@@ -406,49 +405,3 @@ def load_model(path: Path) -> nn.Module:
     model.load_state_dict(blob["state_dict"])
     model.eval()
     return model
-
-
-def _metrics(method: str, y: np.ndarray, score: np.ndarray) -> dict[str, object]:
-    pred = (score >= 0.5).astype(int)
-    both = len(np.unique(y)) == 2
-    return {
-        "method": method,
-        "n_videos": int(y.size),
-        "accuracy": float((pred == y).mean()),
-        "balanced_accuracy": float(balanced_accuracy_score(y, pred)) if both else None,
-        "roc_auc": float(roc_auc_score(y, score)) if both else None,
-        "sensitivity": float(pred[y == 1].mean()) if (y == 1).any() else None,
-        "specificity": float(1 - pred[y == 0].mean()) if (y == 0).any() else None,
-    }
-
-
-def grouped_cv_compare(
-    seqs: Sequences,
-    y: np.ndarray,
-    groups: np.ndarray,
-    rule_scores: np.ndarray,
-    n_splits: int = 4,
-    seed: int = 0,
-    **train_kwargs,
-) -> tuple[pl.DataFrame, np.ndarray]:
-    """Out-of-fold sequence-model probabilities with folds grouped by subject (epochs
-    chosen on inner folds of the training subjects), compared with the rule-based
-    detector's scores (0/1 or probabilities) on the same videos.
-
-    Returns the comparison table (one row per method) and the out-of-fold probabilities.
-    """
-    y = np.asarray(y, dtype=int)
-    groups = np.asarray(groups)
-    n_splits = min(n_splits, len(np.unique(groups)))
-    oof = np.full(y.size, np.nan)
-    for train, test in GroupKFold(n_splits=n_splits).split(seqs.x, y, groups):
-        model = train_sequence_model(seqs.x[train], seqs.lengths[train], y[train], seed=seed,
-                                     groups=groups[train], **train_kwargs)  # fmt: skip
-        oof[test] = predict_proba(model, seqs.x[test], seqs.lengths[test])
-    table = pl.DataFrame(
-        [
-            _metrics("rule_based", y, np.asarray(rule_scores, dtype=float)),
-            _metrics(f"{train_kwargs.get('arch', 'tcn')}_sequence", y, oof),
-        ]
-    )
-    return table, oof
