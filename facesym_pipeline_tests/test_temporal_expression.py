@@ -4,13 +4,13 @@ a smile in which one side barely moves stays evidence."""
 import numpy as np
 import polars as pl
 
-from facesym_pipeline.lib.temporal import mouth_asymmetry
 from facesym_pipeline.lib.temporal.config import TemporalConfig
 from facesym_pipeline.lib.temporal.expression import (
     expression_balance,
     remove_expression_component,
     rom_ratio,
 )
+from facesym_pipeline.lib.temporal.region import analyze_region
 from facesym_pipeline.lib.temporal.series import build_temporal_series
 from facesym_pipeline.lib.temporal.synthetic import synthetic_video
 
@@ -37,8 +37,8 @@ def test_balance_from_raw_blendshapes_or_gated_asym():
 def test_lopsided_healthy_smile_is_not_droop():
     for seed in range(4):
         frames = synthetic_video("symmetric_control", fps=5, seed=seed, smile_lopsided_mm=3.5)
-        aware = mouth_asymmetry.detect(build_temporal_series(frames))
-        unaware = mouth_asymmetry.detect(build_temporal_series(frames, UNAWARE), config=UNAWARE)
+        aware = analyze_region(build_temporal_series(frames), "mouth")
+        unaware = analyze_region(build_temporal_series(frames, UNAWARE), "mouth", config=UNAWARE)
         assert not aware.flagged
         assert unaware.primary.persistence.time_beyond_s > aware.primary.persistence.time_beyond_s
         assert aware.rom["rom_ratio"] > 0.7
@@ -56,7 +56,7 @@ def test_droop_during_smiles_is_kept():
 def test_one_sided_smile_keeps_evidence():
     frames = synthetic_video("droop_growing_left", fps=10, seed=2, weak_side_rom=0.05)
     s = build_temporal_series(frames)
-    r = mouth_asymmetry.detect(s)
+    r = analyze_region(s, "mouth")
     late = s.filter((pl.col("t_s") > 8.0) & pl.col("smile_active"))
     assert late.height > 0 and not late["smile_adjusted"].any()
     assert r.rom["weaker_side"] == "left"

@@ -14,6 +14,15 @@ REGION_MEASURES: dict[str, tuple[str, ...]] = {
     "brows": ("brow_height_diff_mm",),
 }
 REGIONS: tuple[str, ...] = tuple(REGION_MEASURES)
+# The expression whose range of motion is compared between sides in each region: a smile
+# moves the mouth corners (the lower face a central palsy weakens), eye closure the lids
+# (spared in a central palsy, not in a peripheral one); nose and brows have none.
+REGION_EXPRESSION: dict[str, str | None] = {
+    "mouth": "smile",
+    "eyes": "eye_closure",
+    "nose": None,
+    "brows": None,
+}
 MEASURES: tuple[str, ...] = tuple(m for ms in REGION_MEASURES.values() for m in ms)
 
 

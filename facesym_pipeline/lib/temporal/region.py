@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from facesym_pipeline.lib.temporal.config import REGION_MEASURES, TemporalConfig, measure_unit
+from facesym_pipeline.lib.temporal.config import (
+    REGION_EXPRESSION,
+    REGION_MEASURES,
+    TemporalConfig,
+    measure_unit,
+)
 from facesym_pipeline.lib.temporal.expression import rom_summary
 from facesym_pipeline.lib.temporal.persistence import Persistence, persistence
 from facesym_pipeline.lib.temporal.series import estimate_fps
@@ -76,11 +81,11 @@ def analyze_region(
     region: str,
     thresholds: dict[str, float] | None = None,
     config: TemporalConfig | None = None,
-    expression: str | None = None,
 ) -> RegionResult:
-    """Detector for `region` on one video's `temporal_series`. The primary measure is the
-    worsening one, else the flagged one, else the one longest beyond threshold, else the first
-    listed in `REGION_MEASURES`."""
+    """Detector for `region` on one video's `temporal_series`: persistence and trend of each
+    of its measures, and the range of motion of its expression (`REGION_EXPRESSION`). The
+    primary measure is the worsening one, else the flagged one, else the one longest beyond
+    threshold, else the first listed in `REGION_MEASURES`."""
     cfg = config or TemporalConfig()
     limits = DEFAULT_THRESHOLDS | (thresholds or {})
     fps = series_fps(series)
@@ -93,5 +98,6 @@ def analyze_region(
     primary = max(results, key=_rank) if results else None
     if primary is not None and not any(_rank(primary)):
         primary = results[0]
+    expression = REGION_EXPRESSION[region]
     rom = rom_summary(series, expression) if expression else {}
     return RegionResult(region, results, primary, rom)

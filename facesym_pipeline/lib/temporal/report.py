@@ -8,21 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from facesym_pipeline.lib.temporal import (
-    brow_asymmetry,
-    eye_asymmetry,
-    mouth_asymmetry,
-    nose_asymmetry,
-)
 from facesym_pipeline.lib.temporal.config import REGIONS, TemporalConfig
-from facesym_pipeline.lib.temporal.region import MeasureResult, RegionResult
+from facesym_pipeline.lib.temporal.region import MeasureResult, RegionResult, analyze_region
 
-DETECTORS = {
-    "mouth": mouth_asymmetry.detect,
-    "eyes": eye_asymmetry.detect,
-    "nose": nose_asymmetry.detect,
-    "brows": brow_asymmetry.detect,
-}
 RISK_LEVELS = ("unknown", "none", "low", "moderate", "high")
 
 # measure -> (words, what a negative value means, what a positive value means); diff = L - R
@@ -106,7 +94,7 @@ def analyze_video(
     dt = float(np.median(np.diff(t))) if t.size > 1 else 0.0
     duration = float(t[-1] - t[0] + dt) if t.size else 0.0
     observed = float(series["observed"].sum() * dt) if "observed" in series.columns else duration
-    regions = {r: DETECTORS[r](series, thresholds, cfg) for r in REGIONS} if t.size > 1 else {}
+    regions = {r: analyze_region(series, r, thresholds, cfg) for r in REGIONS} if t.size > 1 else {}
 
     labels = {r: reg.label for r, reg in regions.items() if reg.primary is not None}
     mouth = regions.get("mouth")
