@@ -5,6 +5,7 @@ on counterfactual copies of the held-out subjects."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ from facesym_pipeline.lib.classifier import (
     fit_small,
     grouped_splits,
 )
+from facesym_pipeline.lib.cnn.attribution import attribution_grid
 from facesym_pipeline.lib.cnn.datasets import CropArrays
+from facesym_pipeline.lib.cnn.train import cnn_predictor, cross_validate, load_model, save_model
 from facesym_pipeline.lib.counterfactual import (
     Sample,
     attach_landmarks,
@@ -31,9 +34,18 @@ from facesym_pipeline.lib.landmark_table import landmark_arrays
 from facesym_pipeline.lib.landmarker import create_landmarker
 from facesym_pipeline.lib.media import load_image_rgb
 from facesym_pipeline.lib.media_summary import summarise_media
+from facesym_pipeline.lib.metrics import roc_auc
 from facesym_pipeline.lib.paths import resolve_inside
 from facesym_pipeline.lib.refine import REFINED_POINTS, refine_points
-from facesym_pipeline.lib.shortcut_audit import Predictor, per_fold_predictor, predict_sets
+from facesym_pipeline.lib.shortcut_audit import (
+    Predictor,
+    audit_markdown,
+    audit_plot,
+    audit_table,
+    comparison_frame,
+    per_fold_predictor,
+    predict_sets,
+)
 from facesym_pipeline.lib.symmetry import symmetry_features
 from facesym_pipeline.lib.training_data import CLASSIFIER_FEATURES, with_magnitudes
 
@@ -228,8 +240,6 @@ class AuditResult:
 
 def load_fold_models(models_dir: Path) -> dict[str, dict[int, object]]:
     """{kind: {fold: network}} saved by the CNN assets under `models_dir/<kind>/fold<k>.pt`."""
-    from facesym_pipeline.lib.cnn.train import load_model
-
     return {
         kind: {
             int(p.stem.removeprefix("fold")): load_model(p)
@@ -248,15 +258,6 @@ def run_audit(
 ) -> AuditResult:
     """Every model, each fold's copy scoring only the subjects that fold held out, on the
     held-out faces and on every counterfactual set built from them."""
-    from facesym_pipeline.lib.cnn.attribution import attribution_grid
-    from facesym_pipeline.lib.cnn.train import cnn_predictor
-    from facesym_pipeline.lib.shortcut_audit import (
-        audit_markdown,
-        audit_plot,
-        audit_table,
-        comparison_frame,
-    )
-
     geometry, columns = train_geometry(data, seed)
     predictors = {
         "landmark_geometry": {k: geometry_predictor(m, columns) for k, m in geometry.items()}
@@ -288,3 +289,42 @@ def attribution_examples(data: AuditData, sets, per_subject: int = 4):
     )
     picked = chosen[:1] + [s for s in chosen if s.label == 1][: per_subject - 1]
     return [(s.image, s.landmarks, s.meta["file"].rsplit("/", 1)[-1], subject) for s in picked]
+
+
+@dataclass
+class CnnTraining:
+    history: pl.DataFrame  # one row per (fold, epoch)
+    device: str
+    seconds: float
+    folds: int
+    out_of_fold_roc_auc: float
+    out_of_fold_accuracy: float
+
+
+def train_cnn_folds(
+    kind: str,
+    data: AuditData,
+    arrays: CropArrays,
+    settings,
+    models_dir: Path,
+    on_epoch=None,
+) -> CnnTraining:
+    """One network of `kind` per fold of `data` (the audit's folds), each saved as
+    `models_dir/fold<k>.pt` (replacing earlier ones), with out-of-fold scores."""
+    keep = np.flatnonzero(arrays.ok)
+    y = data.y[keep]
+    result = cross_validate(
+        kind, arrays, y, data.groups[keep], data.folds[keep], settings, on_epoch=on_epoch
+    )
+    shutil.rmtree(models_dir, ignore_errors=True)
+    models_dir.mkdir(parents=True)
+    for fold, model in result.models.items():
+        save_model(model, kind, models_dir / f"fold{fold}.pt")
+    return CnnTraining(
+        history=pl.DataFrame(result.history_rows()),
+        device=result.device,
+        seconds=result.seconds,
+        folds=len(result.models),
+        out_of_fold_roc_auc=float(roc_auc(y, result.proba)),
+        out_of_fold_accuracy=float(np.mean((result.proba >= 0.5) == y)),
+    )

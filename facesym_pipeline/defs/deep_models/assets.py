@@ -1,7 +1,6 @@
 import shutil
 
 import dagster as dg
-import numpy as np
 import polars as pl
 from pydantic import Field
 
@@ -11,16 +10,16 @@ from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.cnn.train import TrainConfig, cross_validate, save_model
+from facesym_pipeline.lib.cnn.train import TrainConfig
 from facesym_pipeline.lib.crop_pass import crops_for_dataset
 from facesym_pipeline.lib.inventory import read_labels_table
 from facesym_pipeline.lib.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.metrics import roc_auc
 from facesym_pipeline.lib.phase2 import (
     audit_data,
     crop_arrays_from_index,
     load_fold_models,
     run_audit,
+    train_cnn_folds,
 )
 
 
@@ -80,14 +79,13 @@ def _audit_data(warehouse: WarehouseResource, key: str, seed: int):
 
 
 def _train(context, kind: str, config: CnnConfig, warehouse: WarehouseResource):
-    lake = warehouse.lake
-    key = config.dataset
+    lake, key = warehouse.lake, config.dataset
     data = _audit_data(warehouse, key, config.seed)
-    media_ids = [s.meta["media_id"] for s in data.samples]
     arrays = crop_arrays_from_index(
-        lake.read("region_crops", key), warehouse.crops_dir(key), media_ids
+        lake.read("region_crops", key),
+        warehouse.crops_dir(key),
+        [s.meta["media_id"] for s in data.samples],
     )
-    keep = np.flatnonzero(arrays.ok)
     settings = TrainConfig(
         epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
         num_threads=config.threads, device=config.device,
@@ -100,27 +98,19 @@ def _train(context, kind: str, config: CnnConfig, warehouse: WarehouseResource):
             + (" (best)" if epoch.best else "")
         )
 
-    result = cross_validate(
-        kind, arrays, data.y[keep], data.groups[keep], data.folds[keep], settings, on_epoch=log
-    )
     folder = warehouse.models_dir / "cnn" / key / kind
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for fold, model in result.models.items():
-        save_model(model, kind, folder / f"fold{fold}.pt")
-    history = pl.DataFrame(result.history_rows()).with_columns(dataset=pl.lit(key))
+    run = train_cnn_folds(kind, data, arrays, settings, folder, on_epoch=log)
+    history = run.history.with_columns(dataset=pl.lit(key))
     lake.write(f"{kind}_history", None, history)
-    y = data.y[keep]
-    accuracy = float(np.mean((result.proba >= 0.5) == y))
     return dg.MaterializeResult(
         metadata=table_metadata(
             history,
             folder,
-            device=result.device,
-            train_seconds=round(result.seconds, 1),
-            folds=len(result.models),
-            out_of_fold_roc_auc=round(float(roc_auc(y, result.proba)), 4),
-            out_of_fold_accuracy=round(accuracy, 4),
+            device=run.device,
+            train_seconds=round(run.seconds, 1),
+            folds=run.folds,
+            out_of_fold_roc_auc=round(run.out_of_fold_roc_auc, 4),
+            out_of_fold_accuracy=round(run.out_of_fold_accuracy, 4),
         )
     )
 
