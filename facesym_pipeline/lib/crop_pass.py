@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from facesym_pipeline.lib.crops import CROP_INDEX_SCHEMA, write_crops
+from facesym_pipeline.lib.feature_tables import passed_frames
 from facesym_pipeline.lib.landmark_table import landmark_arrays
 from facesym_pipeline.lib.media import MediaError, load_image_rgb
 from facesym_pipeline.lib.paths import resolve_inside
@@ -20,11 +21,8 @@ def crops_for_dataset(
     out_dir: Path,
 ) -> pl.DataFrame:
     stills = inventory.filter((pl.col("kind") == "image") & (pl.col("status") == "ok"))
-    passed = quality.filter(pl.col("passed")).select("media_id", "frame_index")
-    rows = (
-        landmarks.join(passed, on=["media_id", "frame_index"], how="semi")
-        .join(stills.select("media_id", "relpath").unique("media_id"), on="media_id")
-        .sort("media_id")
+    rows = passed_frames(landmarks, quality).join(
+        stills.select("media_id", "relpath").unique("media_id"), on="media_id"
     )
     if rows.is_empty():
         return pl.DataFrame(schema=CROP_INDEX_SCHEMA)

@@ -29,6 +29,7 @@ from facesym_pipeline.lib.counterfactual import (
     build_counterfactual_sets,
 )
 from facesym_pipeline.lib.crops import read_crop
+from facesym_pipeline.lib.feature_tables import passed_frames
 from facesym_pipeline.lib.grouping import cv_groups
 from facesym_pipeline.lib.landmark_table import landmark_arrays
 from facesym_pipeline.lib.landmarker import create_landmarker
@@ -89,9 +90,8 @@ def audit_data(
     images = inventory.filter(
         (pl.col("kind") == "image") & (pl.col("status") == "ok") & pl.col("label").is_not_null()
     )
-    passed = quality.filter(pl.col("passed")).select("media_id", "frame_index")
     rows = (
-        landmarks.join(passed, on=["media_id", "frame_index"], how="semi")
+        passed_frames(landmarks, quality)
         .join(images.select("media_id", "relpath", "label", "subject_id", "phash"), on="media_id")
         .sort("relpath")
     )
