@@ -3,13 +3,14 @@ import pytest
 
 from facesym_pipeline.lib.counterfactual import (
     IN_DISTRIBUTION,
-    attach_landmarks,
-    build_counterfactual_sets,
     face_hull_mask,
-    load_samples,
 )
 from facesym_pipeline.lib.demo_data import Variant, build_demo_images
-from facesym_pipeline.lib.landmarker import create_landmarker
+from facesym_pipeline.lib.inventory import scan_dataset
+from facesym_pipeline.lib.landmark_pass import landmark_pass_for_dataset
+from facesym_pipeline.lib.phase2 import audit_data, counterfactual_sets
+from facesym_pipeline.lib.quality import QualityThresholds, judge_frames
+from facesym_pipeline.lib.sampling import sample_frames
 from facesym_pipeline.lib.symmetry import symmetry_features
 
 VARIANTS = (
@@ -23,11 +24,20 @@ VARIANTS = (
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory, model_path):
     root = tmp_path_factory.mktemp("cf")
-    labels = build_demo_images(root, confound=True, sources=["obama.jpg"], variants=VARIANTS)
-    with create_landmarker(model_path) as lm:
-        held_out = attach_landmarks(load_samples(root, labels), lm)
-        built = build_counterfactual_sets(held_out, seed=0)
-        return {k: attach_landmarks(v, lm) for k, v in built.items()}
+    labels = build_demo_images(
+        root, confound=True, sources=["obama.jpg", "biden.jpg"], variants=VARIANTS
+    )
+    # The held-out faces exactly as the pipeline prepares them for the audit.
+    inventory = scan_dataset("cf", root)
+    landmarks = landmark_pass_for_dataset(inventory, sample_frames(inventory), root, model_path, 1)
+    quality = judge_frames(landmarks, QualityThresholds())
+    # (Two people, since the audit's folds need two; the checks below look at one.)
+    data = audit_data(root, inventory, landmarks, quality, labels)
+    built = counterfactual_sets(data, model_path)
+    return {
+        k: [s for s in v if s.meta["file"].startswith(("stroke_data/obama", "noStroke_data/obama"))]
+        for k, v in built.items()
+    }
 
 
 def _mouth_diff(sample) -> float:

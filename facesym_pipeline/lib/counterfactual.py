@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
-import polars as pl
 
 from facesym_pipeline.lib.crops import landmarks_to_pixels
 from facesym_pipeline.lib.demo_data import (
@@ -45,7 +43,6 @@ from facesym_pipeline.lib.demo_data import (
     small_pose_change,
 )
 from facesym_pipeline.lib.landmarker import frame_result, to_mp_image
-from facesym_pipeline.lib.media import load_image_rgb
 
 IN_DISTRIBUTION = "in_distribution"
 LOW_JPEG_QUALITY = 30
@@ -63,25 +60,6 @@ class Sample(NamedTuple):
 def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     data = np.frombuffer(encode_jpeg(rgb, quality), dtype=np.uint8)
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def load_samples(
-    root: Path, labels: pl.DataFrame, files: Sequence[str] | None = None
-) -> list[Sample]:
-    """In-distribution samples from a labelled folder (`labels` as `demo_data` writes it:
-    file, label, subject_id, ...; every other column goes into meta)."""
-    root = Path(root)
-    rows = labels.to_dicts()
-    if files is not None:
-        keep = set(files)
-        rows = [r for r in rows if r["file"] in keep]
-    out = []
-    for r in rows:
-        meta = dict(r) | {"sample_id": r["file"], "set": IN_DISTRIBUTION}
-        out.append(
-            Sample(load_image_rgb(root / r["file"]), int(r["label"]), str(r["subject_id"]), meta)
-        )
-    return out
 
 
 def _derive(sample: Sample, image: np.ndarray, set_name: str, **changes) -> Sample:
