@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from facesym_pipeline.defs.jobs import DATASET_ASSETS
+from facesym_pipeline.defs.jobs import DATASET_ASSETS, TREND_ASSETS
 from facesym_pipeline.defs.models.assets import SHAP_PNG, asymmetry_classifier
 from facesym_pipeline.defs.models.checks import classifier_honest_and_above_floor
 from facesym_pipeline.defs.temporal.assets import healthy_ranges
@@ -51,7 +51,12 @@ def warehouse(tmp_path_factory, samples):
     build_demo_images(root / "data" / "faces", sources=SOURCES, variants=VARIANTS)
     instance = dg.DagsterInstance.ephemeral()
     result = materialize_partition(
-        DATASET_ASSETS, "faces", root / "data", root / "wh", instance=instance, workers=2
+        DATASET_ASSETS + TREND_ASSETS,
+        "faces",
+        root / "data",
+        root / "wh",
+        instance=instance,
+        workers=2,
     )
     assert result.success
     unpartitioned = dg.materialize(
@@ -169,3 +174,10 @@ def test_exports_dictionary_and_catalog(warehouse):
         (wh / "models" / f"{latest_model(wh / 'models').model_id}.json").read_text()
     )
     assert metadata["training_partitions"] == ["faces"]
+
+
+def test_trend_assets_succeed_on_a_dataset_of_stills(warehouse):
+    lake = Lake(warehouse[0])
+    assert lake.read("temporal_series", "faces").is_empty()
+    assert lake.read("temporal_series_per_second", "faces").is_empty()
+    assert lake.read("temporal_trends", "faces").is_empty()

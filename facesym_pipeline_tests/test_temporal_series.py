@@ -76,3 +76,15 @@ def test_idempotent():
     a = build_temporal_series(frames, TemporalConfig())
     b = build_temporal_series(frames, TemporalConfig())
     assert a.equals(b)
+
+
+def test_a_dataset_without_videos_gives_empty_tables():
+    from facesym_pipeline.lib.temporal.series import build_temporal_series, per_second
+
+    stills = pl.DataFrame(
+        {"media_id": [], "frame_index": [], "t_s": []},
+        schema={"media_id": pl.String, "frame_index": pl.Int64, "t_s": pl.Float64},
+    )
+    series = build_temporal_series(stills)
+    assert series.is_empty()
+    assert per_second(series).is_empty()

@@ -184,6 +184,10 @@ def per_second(series: pl.DataFrame) -> pl.DataFrame:
     """Per-second aggregates of a `temporal_series`: median of each smoothed measure and the
     number of observed frames in that second."""
     smooth = [c for c in series.columns if c.endswith("_smooth")]
+    if "observed" not in series.columns:  # no video in the dataset
+        return pl.DataFrame(
+            schema={"media_id": pl.String, "second": pl.Int64, "n_observed": pl.UInt32}
+        )
     return (
         series.with_columns(pl.col("t_s").floor().cast(pl.Int64).alias("second"))
         .group_by(["media_id", "second"], maintain_order=True)
