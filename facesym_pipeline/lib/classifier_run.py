@@ -28,6 +28,21 @@ class ClassifierRun:
     partitions: list[str]
 
 
+def why_not_trainable(data: pl.DataFrame) -> str | None:
+    """Why the classifier cannot be trained on this `training_frame`, in words, or None
+    when it can: grouped cross-validation needs both classes, each from at least two
+    groups (subjects or near-duplicate clusters)."""
+    if data.is_empty():
+        return "no usable media file carries a label"
+    groups_per_class = dict(data.group_by("label").agg(pl.col("group").n_unique()).iter_rows())
+    if len(groups_per_class) < 2:
+        return f"every labelled media file is of class {next(iter(groups_per_class))}"
+    few = {label: n for label, n in groups_per_class.items() if n < 2}
+    if few:
+        return f"class {min(few)} has media of one subject only; grouped CV needs two"
+    return None
+
+
 def train_classifier(
     media_features: pl.DataFrame,
     models_dir: Path,
@@ -36,8 +51,9 @@ def train_classifier(
     n_boot: int = 1000,
 ) -> ClassifierRun:
     data = training_frame(media_features)
-    if data.is_empty() or data["label"].n_unique() < 2:
-        raise ValueError("no labelled partition has both classes: nothing to train on")
+    reason = why_not_trainable(data)
+    if reason is not None:
+        raise ValueError(f"nothing to train on: {reason}")
     features = available_features(data)
     result = train_and_select(data, features, seed=seed, n_boot=n_boot)
     partitions = sorted(data["dataset"].unique().to_list())

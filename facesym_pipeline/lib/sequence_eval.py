@@ -72,8 +72,21 @@ class SequenceEvaluation:
     fold_thresholds: list[dict[str, float]] = field(default_factory=list)
 
 
+PER_VIDEO_SCHEMA = {
+    "media_id": pl.String,
+    "subject_id": pl.String,
+    "label": pl.Int8,
+    "fold": pl.Int64,
+    "rule_decision": pl.Int8,
+    "sequence_proba": pl.Float64,
+    "sequence_decision": pl.Int8,
+}
+
+
 def rule_decisions(trends: pl.DataFrame) -> pl.DataFrame:
     """`media_id, rule_decision` (0/1) from `temporal_trends` rows, per `RULE_DEFINITION`."""
+    if trends.height == 0:
+        return pl.DataFrame(schema={"media_id": pl.String, "rule_decision": pl.Int8})
     flagged = pl.col("mouth_flagged").fill_null(False)
     worsening = (pl.col("mouth_trend") == "worsening").fill_null(False)
     return trends.select(
@@ -105,7 +118,7 @@ def _labelled(
     )
     skipped = sorted(set(known["media_id"]) - set(usable["media_id"]))
     if usable.height == 0:
-        raise ValueError("no labelled video has both a temporal series and a trends row")
+        raise ValueError(NO_LABELLED_VIDEO)
     ids = usable["media_id"].to_list()
     seqs = sequences_from_series(
         series.with_columns(pl.col("media_id").cast(pl.String)).filter(
@@ -117,6 +130,37 @@ def _labelled(
         usable, on="media_id", how="left", maintain_order="left"
     )
     return seqs, table, skipped
+
+
+NO_LABELLED_VIDEO = "no labelled video has both a temporal series and a trends row"
+
+
+def why_not_comparable(
+    series: pl.DataFrame, trends: pl.DataFrame, labels: pl.DataFrame, step_s: float = 0.2
+) -> str | None:
+    """Why `compare_sequence_vs_rules` cannot run on these tables, in words, or None when
+    it can: it needs labelled videos of both classes from at least two subjects, and every
+    leave-one-subject-out training set must still hold both classes. A dataset of images
+    only, or of unlabelled videos, has nothing to compare and is not an error."""
+    if series.height == 0 or trends.height == 0:
+        return "no video has a temporal series: the datasets hold no analysable video"
+    try:
+        _, table, _ = _labelled(series, trends, labels, step_s)
+    except ValueError as exc:
+        return str(exc)
+    y = table["label"].to_numpy().astype(int)
+    groups = table["subject_id"].to_numpy()
+    if len(np.unique(y)) < 2:
+        return f"the {y.size} labelled video(s) are all of class {int(y[0])}; both are needed"
+    if len(np.unique(groups)) < 2:
+        return "the labelled videos come from one subject; folds hold out whole subjects"
+    for held_out in np.unique(groups):
+        if len(np.unique(y[groups != held_out])) < 2:
+            return (
+                f"without subject {held_out!r} the labelled videos are of one class only; "
+                "each class needs videos of at least two subjects"
+            )
+    return None
 
 
 def training_thresholds(
@@ -313,8 +357,7 @@ def compare_sequence_vs_rules(
         pl.Series("fold", fold_of),
         pl.Series("sequence_proba", proba),
         pl.Series("sequence_decision", (proba >= 0.5).astype(np.int8)),
-    ).select("media_id", "subject_id", "label", "fold", "rule_decision", "sequence_proba",
-             "sequence_decision")  # fmt: skip
+    ).select(list(PER_VIDEO_SCHEMA))
     rule_text = RULE_DEFINITION + (" (thresholds of each fold)" if refit_rules else "")
     details = SequenceEvaluation(per_video, method, rule_text, len(folds), n_boot,
                                  ci_level, seed, skipped, fold_epochs, fold_thresholds)  # fmt: skip

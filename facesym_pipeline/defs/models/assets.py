@@ -4,9 +4,10 @@ from pydantic import Field
 from facesym_pipeline.defs.features.assets import media_features
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.classifier_run import train_classifier
+from facesym_pipeline.lib.classifier_run import train_classifier, why_not_trainable
 from facesym_pipeline.lib.markdown import inline_png, markdown_table
 from facesym_pipeline.lib.model_store import list_models
+from facesym_pipeline.lib.training_data import training_frame
 
 SHAP_PNG = "facial_asymmetry_functional_shap.png"
 
@@ -29,6 +30,10 @@ def asymmetry_classifier(
     features = lake.read_all("media_features")
     if config.partitions is not None:
         features = features.filter(features["dataset"].is_in(config.partitions))
+    reason = why_not_trainable(training_frame(features))
+    if reason is not None:
+        # Unlabelled data is normal input: say so instead of failing the catalog's run.
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "skipped": reason})
     run = train_classifier(
         features,
         warehouse.models_dir,

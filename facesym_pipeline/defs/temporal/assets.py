@@ -8,7 +8,13 @@ from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.warehouse.resources import WarehouseResource
 from facesym_pipeline.lib.healthy import healthy_ranges_table, thresholds_from_table
 from facesym_pipeline.lib.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.sequence_eval import compare_sequence_vs_rules, train_final_model
+from facesym_pipeline.lib.sequence_eval import (
+    COMPARISON_SCHEMA,
+    PER_VIDEO_SCHEMA,
+    compare_sequence_vs_rules,
+    train_final_model,
+    why_not_comparable,
+)
 from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
 from facesym_pipeline.lib.temporal.report import build_temporal_trends
 from facesym_pipeline.lib.temporal.series import build_temporal_series, per_second
@@ -126,6 +132,16 @@ def sequence_model(
     series = lake.read_all("temporal_series")
     trends = lake.read_all("temporal_trends")
     labels = labelled_videos(lake.read_all("media_inventory"))
+    model_path = warehouse.models_dir / "sequence" / "sequence_model.pt"
+    reason = why_not_comparable(series, trends, labels)
+    if reason is not None:
+        # Nothing to learn from is an outcome, not a failure: the catalog still gets built.
+        path = lake.write("sequence_model_comparison", None, pl.DataFrame(schema=COMPARISON_SCHEMA))
+        lake.write("sequence_model_predictions", None, pl.DataFrame(schema=PER_VIDEO_SCHEMA))
+        model_path.unlink(missing_ok=True)
+        return dg.MaterializeResult(
+            metadata=table_metadata(pl.DataFrame(schema=COMPARISON_SCHEMA), path, skipped=reason)
+        )
     # Neither method may have seen the held-out person: thresholds and rule decisions are
     # re-derived inside each fold from the training subjects only.
     comparison, details = compare_sequence_vs_rules(
@@ -133,7 +149,6 @@ def sequence_model(
     )
     path = lake.write("sequence_model_comparison", None, comparison)
     lake.write("sequence_model_predictions", None, details.per_video)
-    model_path = warehouse.models_dir / "sequence" / "sequence_model.pt"
     model_path.parent.mkdir(parents=True, exist_ok=True)
     train_final_model(series, labels, model_path, seed=config.seed)
     return dg.MaterializeResult(
