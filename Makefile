@@ -36,7 +36,7 @@ test: $(STAMP) lint
 
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/python -c "from facesym_pipeline.lib.instance_home import ensure_dagster_home; ensure_dagster_home()"
+	$(BIN)/python -c "from facesym_pipeline.apps.instance_home import ensure_dagster_home; ensure_dagster_home()"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)

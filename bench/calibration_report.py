@@ -20,13 +20,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from facesym_pipeline.lib.calibration import calibration_pairs, calibration_plot, calibration_table
-from facesym_pipeline.lib.demo_data import LABELS_FILE, build_demo_images
-from facesym_pipeline.lib.landmarker import create_landmarker, frame_result, to_mp_image
-from facesym_pipeline.lib.media import load_image_rgb
-from facesym_pipeline.lib.model_file import resolve_model
-from facesym_pipeline.lib.refine import REFINED_POINTS, refine_points
-from facesym_pipeline.lib.symmetry import symmetry_features
+from facesym_pipeline.demo.images import build_demo_images
+from facesym_pipeline.lib.face.landmarker import create_landmarker, frame_result, to_mp_image
+from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+from facesym_pipeline.lib.face.refine import REFINED_POINTS, refine_points
+from facesym_pipeline.lib.measure.calibration import (
+    calibration_pairs,
+    calibration_plot,
+    calibration_table,
+)
+from facesym_pipeline.lib.measure.symmetry import symmetry_features
+from facesym_pipeline.lib.media.decode import load_image_rgb
+from facesym_pipeline.lib.media.labels import LABELS_FILE
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 

@@ -20,18 +20,18 @@ import cv2
 import numpy as np
 import polars as pl
 
-from facesym_pipeline.lib.inventory import scan_dataset
-from facesym_pipeline.lib.landmark_pass import landmark_pass_for_dataset, media_tasks
-from facesym_pipeline.lib.landmarker import (
+from facesym_pipeline.lib.face.landmark_pass import landmark_pass_for_dataset, media_tasks
+from facesym_pipeline.lib.face.landmarker import (
     create_landmarker,
     default_workers,
     run_landmark_pass,
     to_mp_image,
 )
-from facesym_pipeline.lib.media import iter_video_frames, load_image_rgb
-from facesym_pipeline.lib.model_file import resolve_model
+from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+from facesym_pipeline.lib.media.decode import iter_video_frames, load_image_rgb
+from facesym_pipeline.lib.media.inventory import scan_dataset
+from facesym_pipeline.lib.media.sampling import sample_frames
 from facesym_pipeline.lib.paths import data_root
-from facesym_pipeline.lib.sampling import sample_frames
 
 
 def decoded_frames(tasks) -> list[tuple[str, list[tuple[np.ndarray, int]]]]:

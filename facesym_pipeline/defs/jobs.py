@@ -1,3 +1,6 @@
+"""The project's jobs and the asset lists they select: one dataset partition, the image
+models and shortcut audit, and everything computed over all datasets."""
+
 import dagster as dg
 
 from facesym_pipeline.defs.deep_models.assets import (
@@ -8,14 +11,13 @@ from facesym_pipeline.defs.deep_models.assets import (
 )
 from facesym_pipeline.defs.features.assets import (
     functional_features,
+    measurement_calibration,
     media_features,
     symmetry_features,
 )
-from facesym_pipeline.defs.features.calibration import measurement_calibration
 from facesym_pipeline.defs.frames.assets import sampled_frames
 from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
-from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.quality.assets import frame_quality
 from facesym_pipeline.defs.temporal.assets import healthy_ranges, temporal_series, temporal_trends
 
@@ -35,14 +37,14 @@ DATASET_ASSETS = [
 TREND_ASSETS = [temporal_series, temporal_trends]
 PARTITIONED_ASSETS = DATASET_ASSETS + TREND_ASSETS
 
+# Partitioned by `dataset`, which Dagster infers from the selected assets.
 dataset_job = dg.define_asset_job(
     "dataset_job",
     selection=dg.AssetSelection.assets(*PARTITIONED_ASSETS),
-    partitions_def=dataset_partitions,
     description="Materialise every asset of one dataset partition, and their checks.",
 )
 
-# Phase 2: image models and the shortcut audit on one labelled dataset (asset config).
+# Image models and the shortcut audit on one labelled dataset (asset config).
 DEEP_MODEL_ASSETS = [full_face_cnn, region_cnn, shortcut_audit]
 deep_models_job = dg.define_asset_job(
     "deep_models_job",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from facesym_pipeline.lib.markdown import counts_table, markdown_table
+from facesym_pipeline.lib.render.markdown import counts_table, markdown_table
 
 
 def table_metadata(

@@ -3,7 +3,7 @@ whose content and code are unchanged since their last successful run.
 
 Stages: (1) each changed dataset up to its per-media features and crops; (2) what is
 computed over all datasets: healthy ranges, the classifier, the dictionary and exports;
-(3) the Phase 2 image models and shortcut audit, when their dataset is present; (4) video
+(3) the image models and shortcut audit, when their dataset is present; (4) video
 trends of every dataset, against the new healthy ranges; (5) the DuckDB catalog, written
 last by this one step.
 """
@@ -19,8 +19,8 @@ from facesym_pipeline.defs.ingest.fingerprints import recorded_metadata
 from facesym_pipeline.defs.jobs import DATASET_ASSETS, TREND_ASSETS
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.lib.code_version import code_version
-from facesym_pipeline.lib.fingerprint import HashCache, dataset_fingerprint
 from facesym_pipeline.lib.paths import data_root, dataset_dir, warehouse_root
+from facesym_pipeline.lib.store.fingerprints import HashCache, dataset_fingerprint
 
 _RUN_TAG = "facesym/code_version"
 # Step-level progress without Dagster's per-event debug lines.

@@ -93,7 +93,7 @@ def dataset_folders(root: Path | None = None) -> list[Path]:
 
 
 def _is_grouping_folder(folder: Path) -> bool:
-    from facesym_pipeline.lib.labels import label_from_folder_name
+    from facesym_pipeline.lib.media.labels import label_from_folder_name
 
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
     if not entries or any(p.is_file() for p in entries):

@@ -5,22 +5,18 @@ import polars as pl
 from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import symmetry_features
-from facesym_pipeline.defs.landmarks.resources import LandmarkerResource
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.cnn.train import TrainConfig
-from facesym_pipeline.lib.crop_pass import crops_for_dataset
-from facesym_pipeline.lib.inventory import read_labels_table
-from facesym_pipeline.lib.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.phase2 import (
-    audit_data,
-    crop_arrays_from_index,
-    load_fold_models,
-    run_audit,
-    train_cnn_folds,
-)
+from facesym_pipeline.defs.resources import LandmarkerResource, WarehouseResource
+from facesym_pipeline.lib.audit.audit_data import audit_data
+from facesym_pipeline.lib.audit.fold_training import load_fold_models, train_cnn_folds
+from facesym_pipeline.lib.audit.model_comparison import run_audit
+from facesym_pipeline.lib.image_models.crop_pass import crops_for_dataset
+from facesym_pipeline.lib.image_models.datasets import crop_arrays_from_index
+from facesym_pipeline.lib.image_models.train import TrainConfig
+from facesym_pipeline.lib.media.labels import read_labels_table
+from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
 
 
 @dg.asset(

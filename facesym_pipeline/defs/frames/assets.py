@@ -4,8 +4,8 @@ from pydantic import Field
 from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.sampling import sample_frames
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.media.sampling import sample_frames
 
 
 class FrameSamplingConfig(dg.Config):

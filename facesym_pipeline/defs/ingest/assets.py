@@ -2,9 +2,9 @@ import dagster as dg
 
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.fingerprint import dataset_fingerprint
-from facesym_pipeline.lib.inventory import rejection_counts, scan_dataset
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.media.inventory import rejection_counts, scan_dataset
+from facesym_pipeline.lib.store.fingerprints import dataset_fingerprint
 
 
 @dg.asset(partitions_def=dataset_partitions, group_name="ingest", kinds={"parquet", "polars"})

@@ -2,8 +2,8 @@ import dagster as dg
 
 from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.accounting import unaccounted_files
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.media.accounting import unaccounted_files
 
 
 @dg.asset_check(asset=media_inventory, blocking=True, partitions_def=dataset_partitions)

@@ -1,14 +1,14 @@
 import dagster as dg
 
 from facesym_pipeline.defs.ingest.fingerprints import recorded_metadata
-from facesym_pipeline.defs.jobs import dataset_job
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.dataset_watch import current_fingerprints, plan
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.media.dataset_watch import current_fingerprints, plan
 
 
+# Named rather than imported: the job selects assets of every domain, above this one.
 @dg.sensor(
-    job=dataset_job,
+    job_name="dataset_job",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )

@@ -3,11 +3,10 @@ import time
 import dagster as dg
 
 from facesym_pipeline.defs.frames.assets import sampled_frames
-from facesym_pipeline.defs.landmarks.resources import LandmarkerResource
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.landmark_pass import landmark_pass_for_dataset
+from facesym_pipeline.defs.resources import LandmarkerResource, WarehouseResource
+from facesym_pipeline.lib.face.landmark_pass import landmark_pass_for_dataset
 
 
 @dg.asset(

@@ -3,11 +3,11 @@ from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import media_features
 from facesym_pipeline.defs.metadata import table_metadata
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.classifier_run import train_classifier, why_not_trainable
-from facesym_pipeline.lib.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.model_store import list_models
-from facesym_pipeline.lib.training_data import training_frame
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.classify.training_data import training_frame
+from facesym_pipeline.lib.classify.training_run import train_classifier, why_not_trainable
+from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
+from facesym_pipeline.lib.store.model_files import list_models
 
 SHAP_PNG = "facial_asymmetry_functional_shap.png"
 

@@ -2,8 +2,8 @@ import dagster as dg
 import polars as pl
 
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.classifier import fold_leakage
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.classify.model_selection import fold_leakage
 
 
 class ClassifierQualityConfig(dg.Config):

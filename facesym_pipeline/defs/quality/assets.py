@@ -4,8 +4,8 @@ from pydantic import Field
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.quality import QualityThresholds, judge_frames, reason_counts
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.face.quality import QualityThresholds, judge_frames, reason_counts
 
 _DEFAULTS = QualityThresholds()
 

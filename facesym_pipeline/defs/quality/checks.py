@@ -5,8 +5,8 @@ import polars as pl
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.quality.assets import frame_quality
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.landmark_table import landmark_arrays
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.face.landmark_table import landmark_arrays
 
 
 class PassRateCheckConfig(dg.Config):

@@ -5,20 +5,20 @@ from pydantic import Field
 from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
-from facesym_pipeline.defs.warehouse.resources import WarehouseResource
-from facesym_pipeline.lib.healthy import healthy_ranges_table, thresholds_from_table
-from facesym_pipeline.lib.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.sequence_eval import (
+from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.measure.healthy import healthy_ranges_table, thresholds_from_table
+from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
+from facesym_pipeline.lib.render.trend_report_files import write_trend_reports
+from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
+from facesym_pipeline.lib.temporal.sequence_eval import (
     COMPARISON_SCHEMA,
     PER_VIDEO_SCHEMA,
     compare_sequence_vs_rules,
     train_final_model,
     why_not_comparable,
 )
-from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
-from facesym_pipeline.lib.temporal.report import build_temporal_trends
 from facesym_pipeline.lib.temporal.series import build_temporal_series, per_second
-from facesym_pipeline.lib.trend_reports import write_trend_reports
+from facesym_pipeline.lib.temporal.video_trends import build_temporal_trends
 
 
 @dg.asset(deps=[symmetry_features], group_name="temporal", kinds={"parquet"})

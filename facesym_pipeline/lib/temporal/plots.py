@@ -14,7 +14,7 @@ import polars as pl  # noqa: E402
 
 from facesym_pipeline.lib.temporal.config import REGIONS  # noqa: E402
 from facesym_pipeline.lib.temporal.persistence import runs  # noqa: E402
-from facesym_pipeline.lib.temporal.report import VideoTrends  # noqa: E402
+from facesym_pipeline.lib.temporal.video_trends import VideoTrends
 
 
 def plot_video_trends(series: pl.DataFrame, vt: VideoTrends, dpi: int = 90) -> bytes:

@@ -36,6 +36,7 @@ import torch
 from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
+from facesym_pipeline.lib.store.model_files import load_torch_state, save_torch_state
 from facesym_pipeline.lib.temporal.config import MEASURES, TemporalConfig
 from facesym_pipeline.lib.temporal.thresholds import DEFAULT_THRESHOLDS
 
@@ -377,9 +378,9 @@ def predict_proba(model: nn.Module, x: np.ndarray, lengths: np.ndarray) -> np.nd
         return torch.sigmoid(model(torch.from_numpy(x), torch.from_numpy(lengths))).numpy()
 
 
-def save_model(model: nn.Module, path: Path, step_s: float = 0.2) -> None:
+def save_sequence_model(model: nn.Module, path: Path, step_s: float = 0.2) -> None:
     """State dict (thresholds included, as the `scale` buffer) plus primitive settings."""
-    torch.save(
+    save_torch_state(
         {
             "state_dict": model.state_dict(),
             "arch": next(k for k, v in ARCHITECTURES.items() if isinstance(model, v)),
@@ -394,9 +395,10 @@ def save_model(model: nn.Module, path: Path, step_s: float = 0.2) -> None:
     )
 
 
-def load_model(path: Path) -> nn.Module:
-    """Rebuild a model saved by `save_model`; refuses anything but tensors and primitives."""
-    blob = torch.load(path, weights_only=True)
+def load_sequence_model(path: Path) -> nn.Module:
+    """Rebuild a model saved by `save_sequence_model`; refuses anything but tensors and
+    primitives."""
+    blob = load_torch_state(path)
     if list(blob["features"]) != list(FEATURES):
         raise ValueError("model was trained on a different feature list")
     model = ARCHITECTURES[str(blob["arch"])](

@@ -22,6 +22,11 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "brow_height_diff_mm": 2.5,
 }
 
+# A 95th percentile over fewer people than this is close to their maximum and says little
+# about the population: with fewer, the data may raise a threshold but never lower it
+# below the documented default.
+MIN_SUBJECTS_TO_LOWER = 20
+
 
 def healthy_threshold(values: np.ndarray, percentile: float = 95.0) -> float | None:
     """The `percentile` of |values| (NaN ignored); None without data."""

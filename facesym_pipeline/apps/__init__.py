@@ -1,0 +1,1 @@
+"""Entry points for people: the `facesym` command line and its terminal renderings."""

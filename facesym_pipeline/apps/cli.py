@@ -1,0 +1,102 @@
+"""The `facesym` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from facesym_pipeline.lib.paths import data_root, warehouse_root
+
+
+def _samples(args) -> int:
+    from facesym_pipeline.demo.samples import SAMPLES, fetch_samples, samples_dir
+    from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+
+    paths = fetch_samples(force=args.force)
+    for sample, path in zip(SAMPLES, paths, strict=True):
+        print(f"{sample.kind:5s} {path.name:28s} {sample.source:24s} {sample.licence}")
+    print(f"{len(paths)} samples in {samples_dir()} (manifest: MANIFEST.json)")
+    print(f"landmark model: {resolve_model()}")
+    return 0
+
+
+def _demo_data(args) -> int:
+    from facesym_pipeline.demo.build import build_demo_datasets
+
+    for line in build_demo_datasets(data_root(), seed=args.seed, force=args.force):
+        print(line)
+    return 0
+
+
+def _dataset_keys(names: list[str] | None) -> list[str]:
+    from facesym_pipeline.lib.paths import dataset_folders, slugify_dataset, validate_partition_key
+
+    if names:
+        return [validate_partition_key(n) for n in names]
+    root = data_root()
+    return [slugify_dataset(f.relative_to(root)) for f in dataset_folders(root)]
+
+
+def _run(args) -> int:
+    from facesym_pipeline.apps.instance_home import ensure_dagster_home
+
+    ensure_dagster_home()
+    from facesym_pipeline.defs.runner import run_datasets
+
+    keys = _dataset_keys(args.dataset)
+    if not keys:
+        print(f"no dataset folders under {data_root()}", file=sys.stderr)
+        return 1
+    outcome = run_datasets(keys, force=args.force)
+    return 1 if "failed" in outcome.values() else 0
+
+
+def _status(args) -> int:
+    from facesym_pipeline.apps.instance_home import ensure_dagster_home
+    from facesym_pipeline.apps.status import status_report
+
+    ensure_dagster_home()
+    print(status_report(warehouse_root()))
+    return 0
+
+
+def _analyze(args) -> int:
+    from facesym_pipeline.apps.analyze import analyze_command
+
+    return analyze_command(Path(args.path), as_json=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facesym",
+        description="Facial-asymmetry measurements (research signals, not a diagnosis).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("samples", help="fetch the real sample faces and the landmark model")
+    p.add_argument("--force", action="store_true", help="fetch again even if cached")
+    p.set_defaults(func=_samples)
+    p = sub.add_parser("demo-data", help="build the demo datasets under data/")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.set_defaults(func=_demo_data)
+    p = sub.add_parser("run", help="materialise dataset partitions through Dagster")
+    p.add_argument("--dataset", action="append", help="dataset key (repeatable); default: all")
+    p.add_argument("--force", action="store_true", help="re-run even if unchanged")
+    p.set_defaults(func=_run)
+    p = sub.add_parser("status", help="partitions, tables and row counts")
+    p.set_defaults(func=_status)
+    p = sub.add_parser("analyze", help="measure one image, video or folder")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="JSON (one object per line for a folder)")
+    p.set_defaults(func=_analyze)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The resources every domain shares: where data and the warehouse are, and the MediaPipe
+landmarker bundle with its worker count. Bound under the keys the assets ask for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from facesym_pipeline.lib.face.landmarker import default_workers
+from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+from facesym_pipeline.lib.paths import (
+    data_root,
+    dataset_dir,
+    validate_partition_key,
+    warehouse_root,
+)
+from facesym_pipeline.lib.store.fingerprints import HashCache
+from facesym_pipeline.lib.store.lake import Lake
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where datasets are read from and the lake and DuckDB catalog are written."""
+
+    data_dir: str = Field(default_factory=lambda: str(data_root()), description="Dataset root")
+    warehouse_dir: str = Field(
+        default_factory=lambda: str(warehouse_root()), description="Lake, catalog and exports"
+    )
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(Path(self.warehouse_dir))
+
+    @property
+    def catalog_path(self) -> Path:
+        return Path(self.warehouse_dir) / "facesym.duckdb"
+
+    @property
+    def exports_dir(self) -> Path:
+        return Path(self.warehouse_dir) / "exports"
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.warehouse_dir) / "models"
+
+    def crops_dir(self, key: str) -> Path:
+        """Derived face crops of a dataset (personal data: deletable, rebuildable)."""
+        return Path(self.warehouse_dir) / "crops" / validate_partition_key(key)
+
+    def reports_dir(self, key: str) -> Path:
+        """Per-dataset report folder (plots, HTML); the key is validated by the lake."""
+        return Path(self.warehouse_dir) / "reports" / validate_partition_key(key)
+
+    def dataset_folder(self, key: str) -> Path:
+        return dataset_dir(key, Path(self.data_dir))
+
+    def hash_cache(self) -> HashCache:
+        return HashCache(Path(self.warehouse_dir) / ".cache" / "file_hashes.json")
+
+
+class LandmarkerResource(dg.ConfigurableResource):
+    """The MediaPipe face landmarker bundle and how many worker processes run it."""
+
+    model_path: str | None = Field(
+        default=None,
+        description="face_landmarker.task; default: FACESYM_LANDMARKER_MODEL or the user cache",
+    )
+    workers: int = Field(default_factory=default_workers, description="Worker processes")
+
+    def resolved_model(self) -> Path:
+        return resolve_model(self.model_path)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={"warehouse": WarehouseResource(), "landmarker": LandmarkerResource()}
+    )

@@ -1,0 +1,49 @@
+"""Build the demo datasets once: a stamp records the generator's code version and seed so
+an unchanged second `make demo` does not regenerate (and re-hash) anything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+from facesym_pipeline.lib.code_version import code_version
+
+DEMO_IMAGES = "demo"
+DEMO_VIDEOS = "demo-video"
+# The same faces with a controlled class-linked shortcut (stroke images darker and more
+# compressed, as in scraped datasets), for the shortcut audit.
+DEMO_CONFOUNDED = "demo-confounded"
+
+
+def _stamp(seed: int) -> dict:
+    return {"seed": seed, "code_version": code_version()}
+
+
+def build_demo_datasets(root: Path, seed: int = 7, force: bool = False) -> Iterator[str]:
+    from facesym_pipeline.demo.images import build_demo_images
+    from facesym_pipeline.demo.videos import build_demo_videos
+
+    root.mkdir(parents=True, exist_ok=True)
+    builders = (
+        (DEMO_IMAGES, build_demo_images),
+        (DEMO_CONFOUNDED, partial(build_demo_images, confound=True)),
+        (DEMO_VIDEOS, build_demo_videos),
+    )
+    for name, build in builders:
+        folder = root / name
+        stamp_path = root / f".{name}.stamp.json"
+        if (
+            not force
+            and folder.is_dir()
+            and stamp_path.is_file()
+            and json.loads(stamp_path.read_text()) == _stamp(seed)
+        ):
+            yield f"data/{name}: up to date"
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        labels = build(folder, seed=seed)
+        stamp_path.write_text(json.dumps(_stamp(seed)))
+        yield f"data/{name}: {labels.height} files (labels in data/{name}/labels.csv)"

@@ -1,0 +1,308 @@
+"""One MediaPipe FaceLandmarker pass per sampled frame, with image metrics measured on the
+same decoded frame. Work is split per media file over a process pool, one landmarker per
+worker (videos get a fresh VIDEO-mode landmarker each, since timestamps restart)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facesym_pipeline.lib.face.refine import REFINED_POINTS, refine_points
+from facesym_pipeline.lib.media.decode import MediaError, iter_video_frames, load_image_rgb
+
+BLENDSHAPE_NAMES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
+    "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft",
+    "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
+    "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft",
+    "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen",
+    "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower",
+    "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight",
+    "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
+)  # fmt: skip
+# Up to this many faces are counted in stills (a group photo must be recognised as such);
+# in videos two are enough to tell "more than one face" and keep tracking cheap.
+MAX_FACES_IMAGE = 5
+MAX_FACES_VIDEO = 2
+_METRIC_FACE_WIDTH_PX = 128  # face crops are resized to this width for sharpness
+# face crops are resized to this before sharpness is measured
+
+
+@dataclass
+class FrameResult:
+    frame_index: int
+    t_s: float
+    status: str  # ok | no_face | decode_failed
+    face_count: int = 0
+    frame_width: int = 0
+    frame_height: int = 0
+    landmarks: np.ndarray | None = None  # (478, 3) float32, x/y normalised to the frame
+    blendshapes: np.ndarray | None = None  # (52,) float32
+    transform: np.ndarray | None = None  # (4, 4) float32
+    face_width_px: float | None = None
+    sharpness: float | None = None
+    brightness: float | None = None
+    contrast: float | None = None
+    refined_xy: np.ndarray | None = None  # (len(REFINED_POINTS), 2) pixel positions
+
+
+@dataclass
+class MediaTask:
+    media_id: str
+    path: str
+    kind: str  # image | video
+    frames: Sequence[tuple[int, float]]  # (frame_index, t_s)
+
+
+@dataclass
+class MediaResult:
+    media_id: str
+    frames: list[FrameResult] = field(default_factory=list)
+    error: str | None = None
+
+
+def _options(model_path: str, video: bool):
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    return vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=model_path),
+        running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+        num_faces=MAX_FACES_VIDEO if video else MAX_FACES_IMAGE,
+        output_face_blendshapes=True,
+        output_facial_transformation_matrixes=True,
+    )
+
+
+def create_landmarker(model_path: str | Path, video: bool = False):
+    from mediapipe.tasks.python import vision
+
+    return vision.FaceLandmarker.create_from_options(_options(str(model_path), video))
+
+
+def to_mp_image(rgb: np.ndarray):
+    import mediapipe as mp
+
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+
+
+def frame_result(
+    rgb: np.ndarray, detection, frame_index: int, t_s: float, refine: bool = True
+) -> FrameResult:
+    """Convert one MediaPipe result to a FrameResult, keeping the largest face.
+
+    `refine` re-locates the mouth corners and lid margins from the pixels (stills only in
+    the pipeline: on compressed video frames the search is noisier than the mesh)."""
+    height, width = rgb.shape[:2]
+    faces = detection.face_landmarks
+    result = FrameResult(frame_index, t_s, "no_face", len(faces), width, height)
+    if not faces:
+        return result
+    points = [np.array([(p.x, p.y, p.z) for p in face], dtype=np.float32) for face in faces]
+    spans = [np.ptp(p[:, 0]) * width * np.ptp(p[:, 1]) * height for p in points]
+    best = int(np.argmax(spans))
+    result.status = "ok"
+    result.landmarks = points[best]
+    result.blendshapes = np.array(
+        [c.score for c in detection.face_blendshapes[best]], dtype=np.float32
+    )
+    result.transform = np.asarray(detection.facial_transformation_matrixes[best], np.float32)
+    _measure_face_region(rgb, result)
+    if refine:
+        refined = refine_points(rgb, result.landmarks)
+        result.refined_xy = np.array([refined[i] for i in REFINED_POINTS], dtype=np.float32)
+    return result
+
+
+def _measure_face_region(rgb: np.ndarray, result: FrameResult) -> None:
+    height, width = rgb.shape[:2]
+    xy = result.landmarks[:, :2] * (width, height)
+    x0, y0 = np.floor(xy.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(xy.max(axis=0)).astype(int)
+    result.face_width_px = float(x1 - x0)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return
+    gray = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    scale = _METRIC_FACE_WIDTH_PX / gray.shape[1]
+    gray = cv2.resize(gray, (_METRIC_FACE_WIDTH_PX, max(4, round(gray.shape[0] * scale))),
+                      interpolation=cv2.INTER_AREA)  # fmt: skip
+    result.sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    result.brightness = float(gray.mean())
+    result.contrast = float(gray.std())
+
+
+class LandmarkSession:
+    """One IMAGE-mode and one VIDEO-mode landmarker, reused for every file a worker sees.
+
+    Creating a landmarker costs a few hundred ms, more than a short video's inference, so
+    the VIDEO one is kept and fed one continuous clock: each video starts 1 s after the
+    previous one ended, behind a blank frame that makes the tracker drop the old face.
+    """
+
+    _RESET_FRAME = np.zeros((64, 64, 3), dtype=np.uint8)
+
+    def __init__(self, model_path: str | Path):
+        self.model_path = str(model_path)
+        self._image = create_landmarker(self.model_path)
+        self._video = None
+        self._clock_ms = 0
+
+    def close(self) -> None:
+        self._image.close()
+        if self._video is not None:
+            self._video.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def analyse(self, tasks: Sequence[MediaTask], prefetch: int = 4) -> list[MediaResult]:
+        """Landmarks for every frame of every task; decoding runs one step ahead in a
+        thread (OpenCV and PIL release the GIL) so it overlaps inference. Never raises
+        for a bad file: the reason is recorded on its result."""
+        results = {t.media_id: MediaResult(t.media_id) for t in tasks}
+        by_id = {t.media_id: t for t in tasks}
+        started: set[str] = set()
+        for media_id, frame_index, t_s, rgb, error in _prefetched(_decode(tasks), prefetch):
+            out = results[media_id]
+            if error is not None:
+                out.error = error
+                continue
+            if rgb is None:
+                out.frames.append(FrameResult(frame_index, t_s, "decode_failed"))
+                continue
+            still = by_id[media_id].kind == "image"
+            try:
+                if still:
+                    detection = self._image.detect(to_mp_image(rgb))
+                else:
+                    if media_id not in started:
+                        started.add(media_id)
+                        self._start_video()
+                    timestamp = self._video_origin + round(t_s * 1000)
+                    self._clock_ms = max(self._clock_ms + 1, timestamp)
+                    detection = self._video.detect_for_video(to_mp_image(rgb), self._clock_ms)
+                out.frames.append(frame_result(rgb, detection, frame_index, t_s, refine=still))
+            except Exception as exc:  # one bad file must not take down the partition
+                out.error = f"landmark_failure: {type(exc).__name__}: {str(exc)[:160]}"
+        return [results[t.media_id] for t in tasks]
+
+    def _start_video(self) -> None:
+        if self._video is None:
+            self._video = create_landmarker(self.model_path, video=True)
+        else:
+            self._clock_ms += 1000
+            self._video.detect_for_video(to_mp_image(self._RESET_FRAME), self._clock_ms)
+        self._video_origin = self._clock_ms + 1000
+
+
+def _decode(tasks: Sequence[MediaTask]):
+    """(media_id, frame_index, t_s, rgb or None, media error or None) in task order."""
+    for task in tasks:
+        try:
+            if task.kind == "image":
+                rgb = load_image_rgb(Path(task.path))
+                for frame_index, t_s in task.frames:
+                    yield task.media_id, frame_index, t_s, rgb, None
+            else:
+                times = dict(task.frames)
+                for frame_index, rgb in iter_video_frames(Path(task.path), times):
+                    yield task.media_id, frame_index, times[frame_index], rgb, None
+        except MediaError as exc:
+            yield task.media_id, -1, 0.0, None, exc.reason
+        except Exception as exc:
+            yield task.media_id, -1, 0.0, None, f"decode_failure: {type(exc).__name__}: {exc}"[:200]
+
+
+def _prefetched(items, depth: int):
+    """Run an iterator in a background thread, at most `depth` items ahead."""
+    if depth <= 0:
+        yield from items
+        return
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce():
+        try:
+            for item in items:
+                buffer.put(item)
+        finally:
+            buffer.put(done)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    while (item := buffer.get()) is not done:
+        yield item
+    worker.join()
+
+
+_worker_state: dict = {}
+
+
+def _init_worker(model_path: str) -> None:
+    cv2.setNumThreads(1)
+    _worker_state["session"] = LandmarkSession(model_path)
+
+
+def _run_in_worker(batch: list[MediaTask]) -> list[MediaResult]:
+    return _worker_state["session"].analyse(batch)
+
+
+def batches(tasks: Sequence[MediaTask], images_per_batch: int = 16) -> list[list[MediaTask]]:
+    """Each video alone; images in groups, so per-call overhead is shared and decoding the
+    next image overlaps inference on this one."""
+    out: list[list[MediaTask]] = []
+    images: list[MediaTask] = []
+    for task in tasks:
+        if task.kind == "video":
+            out.append([task])
+        else:
+            images.append(task)
+            if len(images) == images_per_batch:
+                out.append(images)
+                images = []
+    if images:
+        out.append(images)
+    return out
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_landmark_pass(
+    tasks: Iterable[MediaTask], model_path: str | Path, workers: int | None = None
+) -> Iterable[MediaResult]:
+    """Yield one MediaResult per task, in task order; workers<=1 runs in this process."""
+    tasks = list(tasks)
+    workers = default_workers() if workers is None else workers
+    work = batches(tasks, images_per_batch=max(1, min(16, len(tasks) // (2 * max(workers, 1)))))
+    if workers <= 1 or len(work) <= 1:
+        with LandmarkSession(model_path) as session:
+            for batch in work:
+                yield from session.analyse(batch)
+        return
+    # spawn, not fork: the caller may hold threads (Dagster, gRPC) that fork would copy
+    # in a locked state.
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(work)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(str(model_path),),
+    ) as pool:
+        for results in pool.map(_run_in_worker, work, chunksize=1):
+            yield from results

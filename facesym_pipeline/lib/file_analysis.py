@@ -1,0 +1,140 @@
+"""Measuring one image or video end to end without Dagster or a warehouse (what
+`facesym analyze` runs): the pipeline's own inventory, sampling, landmark pass, quality
+judge and feature tables on that file, the temporal summary of a video, and a research risk
+signal from the latest saved classifier. Never a diagnosis; the report is a plain dict
+(the JSON `facesym analyze --json` prints)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from facesym_pipeline.lib.classify.risk import risk_signal
+from facesym_pipeline.lib.classify.training_data import with_magnitudes
+from facesym_pipeline.lib.face.landmark_table import landmark_rows
+from facesym_pipeline.lib.face.landmarker import LandmarkSession, MediaTask
+from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+from facesym_pipeline.lib.face.quality import QualityThresholds, judge_frames, passed_frames
+from facesym_pipeline.lib.measure.feature_tables import (
+    functional_table,
+    media_feature_table,
+    still_media,
+    symmetry_table,
+)
+from facesym_pipeline.lib.media.inventory import inventory_for_file
+from facesym_pipeline.lib.media.sampling import sample_frames
+from facesym_pipeline.lib.paths import warehouse_root
+from facesym_pipeline.lib.store.model_files import latest_model, load_classifier
+from facesym_pipeline.lib.temporal.html_report import DISCLAIMER
+
+FRAME_MEASURES = ("mouth_corner_height_diff_mm", "eye_opening_diff_mm", "brow_height_diff_mm")
+
+
+class Analyzer:
+    """Holds one landmark session and the latest model for a series of files."""
+
+    def __init__(self, models_dir: Path | None = None, sample_fps: float = 5.0):
+        self.session = LandmarkSession(resolve_model())
+        self.sample_fps = sample_fps
+        self.model = self.model_record = None
+        record = latest_model(models_dir or warehouse_root() / "models")
+        if record is not None:
+            self.model, self.model_record = load_classifier(
+                models_dir or warehouse_root() / "models", record.model_id
+            )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def analyze(self, path: Path) -> dict[str, Any]:
+        inventory = inventory_for_file(path)
+        row = inventory.row(0, named=True)
+        report: dict[str, Any] = {
+            "path": str(path),
+            "kind": row["kind"] if row["kind"] in ("image", "video") else None,
+            "status": "ok",
+            "reason": None,
+            "frames_analyzed": 0,
+            "features": {},
+            "risk": None,
+            "disclaimer": DISCLAIMER,
+        }
+        if row["status"] != "ok":
+            return report | {"status": "rejected", "reason": row["reason"]}
+        frames = sample_frames(inventory, self.sample_fps)
+        planned = {row["media_id"]: list(frames.select("frame_index", "t_s").iter_rows())}
+        task = MediaTask(row["media_id"], str(path), row["kind"], planned[row["media_id"]])
+        landmarks = landmark_rows("adhoc", self.session.analyse([task]), planned)
+        quality = judge_frames(landmarks, QualityThresholds())
+        passed = passed_frames(landmarks, quality)
+        report["frames_analyzed"] = landmarks.height
+        report["frames_passed"] = passed.height
+        if passed.height == 0:
+            reasons = sorted({r for rs in quality["reasons"].to_list() for r in rs})
+            return report | {
+                "status": "rejected",
+                "reason": "no usable frame: " + ", ".join(reasons),
+            }
+        symmetry = symmetry_table(passed, still_media(inventory))
+        functional = functional_table(passed, symmetry)
+        media = media_feature_table(symmetry, functional, inventory)
+        features = _clean(
+            media.drop("dataset", "media_id", "relpath", "label", "subject_id", "phash").row(
+                0, named=True
+            )
+        )
+        report["features"] = features
+        report["risk"] = self._risk(media)
+        if row["kind"] == "video":
+            report["frames"] = _frame_rows(quality, symmetry)
+            report["temporal"] = _temporal_summary(symmetry, functional, inventory)
+        return report
+
+    def _risk(self, media: pl.DataFrame) -> dict:
+        values = with_magnitudes(media).row(0, named=True)
+        if self.model is None:
+            return risk_signal(values)
+        return risk_signal(
+            values, self.model, self.model_record.feature_cols, model_id=self.model_record.model_id
+        )
+
+
+def _clean(values: dict) -> dict:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = round(v, 4) if isinstance(v, float) else v
+    return out
+
+
+def _frame_rows(quality: pl.DataFrame, symmetry: pl.DataFrame) -> list[dict]:
+    joined = quality.select("frame_index", "t_s", "passed", "reasons").join(
+        symmetry.select("frame_index", *FRAME_MEASURES), on="frame_index", how="left"
+    )
+    return [_clean(r) for r in joined.sort("frame_index").iter_rows(named=True)]
+
+
+def _temporal_summary(symmetry, functional, inventory) -> dict:
+    from facesym_pipeline.lib.temporal.inputs import video_frames
+    from facesym_pipeline.lib.temporal.series import build_temporal_series
+    from facesym_pipeline.lib.temporal.video_trends import build_temporal_trends
+
+    series = build_temporal_series(video_frames(symmetry, functional, inventory))
+    trends, _ = build_temporal_trends(series)
+    if trends.is_empty():
+        return {"trend_label": "insufficient_data"}
+    row = trends.row(0, named=True)
+    keep = (
+        "duration_s",
+        "observed_s",
+        "trend_label",
+        "risk_level",
+        "onset_s",
+        "forehead_sparing",
+        "reasons",
+    )
+    return _clean({k: row.get(k) for k in keep})

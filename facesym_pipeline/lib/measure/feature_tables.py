@@ -1,0 +1,95 @@
+"""Per-frame feature tables of a dataset from its landmark and quality tables: only
+frames that passed the quality judge are measured."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from facesym_pipeline.lib.face.landmark_table import landmark_arrays
+from facesym_pipeline.lib.face.landmarker import BLENDSHAPE_NAMES
+from facesym_pipeline.lib.face.refine import REFINED_POINTS
+from facesym_pipeline.lib.measure.functional import PAIRED_BLENDSHAPES, functional_features
+from facesym_pipeline.lib.measure.media_summary import summarise_media
+from facesym_pipeline.lib.measure.symmetry import empty_symmetry_frame, symmetry_features
+
+KEYS = ("dataset", "media_id", "frame_index", "t_s")
+# Raw scores of the paired blendshapes travel with the asymmetries: the temporal detectors
+# need each side's activation, not only their ratio.
+RAW_BLENDSHAPES = tuple(
+    f"{stem}{side}" for stem in PAIRED_BLENDSHAPES for side in ("Left", "Right")
+)
+
+
+def _refined(frames: pl.DataFrame, stills: pl.Series | None) -> dict[int, np.ndarray] | None:
+    """Pixel-refined points of still images only (NaN elsewhere keeps the landmark).
+
+    On compressed video frames the sub-pixel search is noisier than the mesh it corrects:
+    on symmetric_control.mp4 it tripled the frame-to-frame spread of the mouth-corner
+    height difference (sd 1.6 vs 0.5 mm), which would turn jitter into findings over time,
+    so the landmark pass does not refine video frames at all (their refined_xy is null).
+    """
+    if "refined_xy" not in frames.columns or frames.height == 0:
+        return None
+    block = frames["refined_xy"].to_numpy().reshape(frames.height, len(REFINED_POINTS), 2)
+    block = block.astype(np.float64)
+    if stills is not None:
+        block[~frames["media_id"].is_in(stills.implode()).to_numpy()] = np.nan
+    return {index: block[:, k] for k, index in enumerate(REFINED_POINTS)}
+
+
+def still_media(inventory: pl.DataFrame) -> pl.Series:
+    return inventory.filter(pl.col("kind") == "image")["media_id"]
+
+
+def symmetry_table(frames: pl.DataFrame, stills: pl.Series | None = None) -> pl.DataFrame:
+    """`symmetry_features` of quality-passed landmark rows, with the frame keys; `stills`
+    are the media ids whose refined points are used (None: every frame's)."""
+    keys = frames.select(KEYS)
+    if frames.height == 0:
+        return pl.concat([keys, empty_symmetry_frame(corner_positions=True)], how="horizontal")
+    arrays = landmark_arrays(frames)
+    symmetry = symmetry_features(
+        arrays["landmarks"],
+        arrays["frame_width"],
+        arrays["frame_height"],
+        arrays["transform"],
+        refined=_refined(frames, stills),
+        corner_positions=True,
+    )
+    return pl.concat([keys, symmetry], how="horizontal")
+
+
+def functional_table(frames: pl.DataFrame, symmetry: pl.DataFrame) -> pl.DataFrame:
+    """`functional_features` of the same frames: blendshape asymmetries, region scores
+    (which use the symmetry measures) and each side's raw paired blendshape scores."""
+    keys = frames.select(KEYS)
+    aligned = keys.join(symmetry, on=list(KEYS), how="left", maintain_order="left")
+    blendshapes = (
+        landmark_arrays(frames)["blendshapes"]
+        if frames.height
+        else np.zeros((0, len(BLENDSHAPE_NAMES)))
+    )
+    functional = functional_features(blendshapes, aligned.drop(KEYS) if frames.height else None)
+    index = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
+    raw = pl.DataFrame(
+        {f"bs_{n}": blendshapes[:, index[n]].astype(np.float64) for n in RAW_BLENDSHAPES}
+    )
+    return pl.concat([keys, functional, raw], how="horizontal")
+
+
+def media_feature_table(
+    symmetry: pl.DataFrame, functional: pl.DataFrame, inventory: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per analysed media file: robust summaries and range of motion, with the
+    file's path, kind, label and subject for modelling."""
+    raw = [c for c in functional.columns if c.removeprefix("bs_") in RAW_BLENDSHAPES]
+    joined = symmetry.join(functional.drop(*raw), on=list(KEYS), how="inner").join(
+        inventory.select("media_id", "kind").unique("media_id"), on="media_id", how="left"
+    )
+    summary = summarise_media(joined)
+    info_columns = ["media_id", "relpath", "label", "subject_id", "phash"]
+    info = inventory.filter(pl.col("status") == "ok").select(info_columns).unique("media_id")
+    return summary.join(info, on="media_id", how="inner").select(
+        "dataset", *info_columns, pl.all().exclude("dataset", *info_columns)
+    )

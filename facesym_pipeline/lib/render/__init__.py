@@ -1,0 +1,1 @@
+"""What people read: markdown for asset metadata and the trend report files."""
