@@ -1,12 +1,13 @@
 # facesym_pipeline: `make demo` builds and runs everything on real sample faces;
-# `make test` runs lint and the test suite. Both create .venv when it is missing.
+# `make test` runs lint and the test suite, `make test-fast` the tests not marked slow.
+# Each target creates .venv when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: demo test dev install lint bench clean-warehouse
+.PHONY: demo test test-fast dev install lint bench clean-warehouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,11 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/facesym samples > /dev/null
 	$(BIN)/python -m pytest -q
+
+# The unit tests without the slow ones (Dagster runs, long landmark passes, training).
+test-fast: $(STAMP)
+	$(BIN)/facesym samples > /dev/null
+	$(BIN)/python -m pytest -q -m "not slow"
 
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facesym_pipeline.lib.samples import sample_path
+from facesym_pipeline.demo.samples import sample_path
 
 # relpath -> expected (status, reason code or None)
 EXPECTED: dict[str, tuple[str, str | None]] = {
