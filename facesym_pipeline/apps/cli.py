@@ -11,13 +11,18 @@ from facesym_pipeline.lib.paths import data_root, warehouse_root
 
 def _samples(args) -> int:
     from facesym_pipeline.demo.samples import SAMPLES, fetch_samples, samples_dir
-    from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+    from facesym_pipeline.lib.face.landmarker_bundle import (
+        HAND_BUNDLE,
+        resolve_hand_model,
+        resolve_model,
+    )
 
     paths = fetch_samples(force=args.force)
     for sample, path in zip(SAMPLES, paths, strict=True):
         print(f"{sample.kind:5s} {path.name:28s} {sample.source:24s} {sample.licence}")
     print(f"{len(paths)} samples in {samples_dir()} (manifest: MANIFEST.json)")
     print(f"landmark model: {resolve_model()}")
+    print(f"hand model: {resolve_hand_model()} ({HAND_BUNDLE.licence})")
     return 0
 
 

