@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from facesym_pipeline.lib.face.landmarker import default_workers
-from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+from facesym_pipeline.lib.face.landmarker_bundle import resolve_hand_model, resolve_model
 from facesym_pipeline.lib.paths import (
     data_root,
     dataset_dir,
@@ -60,16 +60,30 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class LandmarkerResource(dg.ConfigurableResource):
-    """The MediaPipe face landmarker bundle and how many worker processes run it."""
+    """The MediaPipe face landmarker bundle, the hand detector used for occlusion, and how
+    many worker processes run them."""
 
     model_path: str | None = Field(
         default=None,
         description="face_landmarker.task; default: FACESYM_LANDMARKER_MODEL or the user cache",
     )
     workers: int = Field(default_factory=default_workers, description="Worker processes")
+    detect_hands: bool = Field(
+        default=True,
+        description="Measure how much of each face a hand covers (hand_cover; about 25 ms "
+        "per frame with a face). Off: hand_cover is null and no frame is judged occluded",
+    )
+    hand_model_path: str | None = Field(
+        default=None,
+        description="hand landmarker bundle; default: FACESYM_HAND_MODEL or the user cache",
+    )
 
     def resolved_model(self) -> Path:
         return resolve_model(self.model_path)
+
+    def resolved_hands(self) -> Path | bool:
+        """The verified hand bundle, or False when occlusion is switched off."""
+        return resolve_hand_model(self.hand_model_path) if self.detect_hands else False
 
 
 @dg.definitions

@@ -21,7 +21,8 @@ def face_landmarks(
     landmarker: LandmarkerResource,
 ) -> dg.MaterializeResult:
     """MediaPipe face landmarks (478 x 3), blendshapes (52) and head transform (4 x 4) for
-    every sampled frame, with face count and image metrics of the same decoded frame."""
+    every sampled frame, with face count, image metrics and the hand cover of the face
+    (occlusion), all measured on the same decoded frame."""
     key = context.partition_key
     started = time.perf_counter()
     table = landmark_pass_for_dataset(
@@ -31,6 +32,7 @@ def face_landmarks(
         landmarker.resolved_model(),
         landmarker.workers,
         progress=lambda done, total: context.log.info(f"landmarks: {done}/{total} media"),
+        hands=landmarker.resolved_hands(),
     )
     elapsed_s = time.perf_counter() - started
     path = warehouse.lake.write("face_landmarks", key, table)
@@ -43,5 +45,6 @@ def face_landmarks(
             frames_by_status=dg.MetadataValue.json(status),
             frames_per_s=round(table.height / elapsed_s, 1) if elapsed_s else None,
             workers=landmarker.workers,
+            hand_cover_measured=landmarker.detect_hands,
         )
     )

@@ -11,14 +11,26 @@ _DEFAULTS = QualityThresholds()
 
 
 class FrameQualityConfig(dg.Config):
-    min_face_width_px: float = Field(
-        default=_DEFAULTS.min_face_width_px, description="Face box width floor"
+    max_mm_per_px: float = Field(
+        default=_DEFAULTS.max_mm_per_px, description="Coarsest resolution on the face (mm/px)"
     )
     max_abs_yaw_deg: float = Field(default=_DEFAULTS.max_abs_yaw_deg, description="Head turn limit")
     max_abs_pitch_deg: float = Field(default=_DEFAULTS.max_abs_pitch_deg, description="Nod limit")
     max_abs_roll_deg: float = Field(default=_DEFAULTS.max_abs_roll_deg, description="Tilt limit")
-    min_sharpness: float = Field(
-        default=_DEFAULTS.min_sharpness, description="Laplacian variance floor"
+    max_blur_mm: float = Field(
+        default=_DEFAULTS.max_blur_mm, description="Largest estimated blur on the face (mm)"
+    )
+    min_second_face_ratio: float = Field(
+        default=_DEFAULTS.min_second_face_ratio,
+        description="Another face at least this wide (vs the main face) rejects the frame",
+    )
+    max_hand_cover: float = Field(
+        default=_DEFAULTS.max_hand_cover,
+        description="Fraction of the face under a hand from which a frame is occluded",
+    )
+    occlusion_gap_s: float = Field(
+        default=_DEFAULTS.occlusion_gap_s,
+        description="A frame between occluded frames at most this far on each side is occluded",
     )
     min_brightness: float = Field(
         default=_DEFAULTS.min_brightness, description="Mean face grey floor"
@@ -44,7 +56,8 @@ def frame_quality(
     context: dg.AssetExecutionContext, config: FrameQualityConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Whether each analysed frame is fit for measurement, with every reason it is not
-    (no face, several faces, small face, pose, blur, exposure, landmarks off-frame)."""
+    (no face, several faces, small face, pose, blur, exposure, landmarks off-frame, a hand
+    over the face)."""
     key = context.partition_key
     quality = judge_frames(warehouse.lake.read("face_landmarks", key), config.thresholds())
     path = warehouse.lake.write("frame_quality", key, quality)

@@ -28,10 +28,22 @@ FACE_LANDMARKS_SCHEMA = {
     "transform": pl.Array(pl.Float32, 16),
     "refined_xy": pl.Array(pl.Float32, 2 * len(REFINED_POINTS)),
     "face_width_px": pl.Float32,
-    "sharpness": pl.Float32,
+    "second_face_ratio": pl.Float32,  # widest other face / main face width; null: one face
+    "blur_sigma_px": pl.Float32,  # estimated blur at native resolution (Gaussian sigma)
+    "hand_cover": pl.Float32,  # fraction of the face oval under a hand; null: not measured
     "brightness": pl.Float32,
     "contrast": pl.Float32,
 }
+
+
+_SCALARS = (
+    "face_width_px",
+    "second_face_ratio",
+    "blur_sigma_px",
+    "hand_cover",
+    "brightness",
+    "contrast",
+)
 
 
 def landmark_rows(
@@ -57,7 +69,7 @@ def landmark_rows(
             ("refined_xy", frame.refined_xy if frame else None),
         ):
             columns[name].append(None if value is None else value.reshape(-1))
-        for name in ("face_width_px", "sharpness", "brightness", "contrast"):
+        for name in _SCALARS:
             columns[name].append(getattr(frame, name) if frame else None)
 
     for result in results:

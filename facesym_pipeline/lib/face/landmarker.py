@@ -1,6 +1,6 @@
-"""One MediaPipe FaceLandmarker pass per sampled frame, with image metrics measured on the
-same decoded frame. Work is split per media file over a process pool, one landmarker per
-worker (videos get a fresh VIDEO-mode landmarker each, since timestamps restart)."""
+"""One MediaPipe FaceLandmarker pass per sampled frame, with image metrics and the hand
+cover (occlusion) measured on the same decoded frame. Work is split per media file over a
+process pool, one face landmarker and one hand detector per worker."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facesym_pipeline.lib.face.occlusion import HandCover
 from facesym_pipeline.lib.face.refine import REFINED_POINTS, refine_points
 from facesym_pipeline.lib.media.decode import MediaError, iter_video_frames, load_image_rgb
 
@@ -36,8 +37,10 @@ BLENDSHAPE_NAMES: tuple[str, ...] = (
 # in videos two are enough to tell "more than one face" and keep tracking cheap.
 MAX_FACES_IMAGE = 5
 MAX_FACES_VIDEO = 2
-_METRIC_FACE_WIDTH_PX = 128  # face crops are resized to this width for sharpness
-# face crops are resized to this before sharpness is measured
+_METRIC_FACE_WIDTH_PX = 128  # face crops are resized to this width for brightness/contrast
+# Extra Gaussian blur of the re-blur estimate. The gradient energy of a Gaussian-blurred edge
+# falls as 1/sigma, so rho = E(after extra blur s) / E(as is) = sigma / sqrt(sigma^2 + s^2).
+_REBLUR_SIGMA_PX = 1.5
 
 
 @dataclass
@@ -52,7 +55,9 @@ class FrameResult:
     blendshapes: np.ndarray | None = None  # (52,) float32
     transform: np.ndarray | None = None  # (4, 4) float32
     face_width_px: float | None = None
-    sharpness: float | None = None
+    second_face_ratio: float | None = None  # widest other face / this face's width
+    blur_sigma_px: float | None = None  # estimated blur (Gaussian sigma) at native resolution
+    hand_cover: float | None = None  # fraction of the face oval under a hand; None: not measured
     brightness: float | None = None
     contrast: float | None = None
     refined_xy: np.ndarray | None = None  # (len(REFINED_POINTS), 2) pixel positions
@@ -98,12 +103,18 @@ def to_mp_image(rgb: np.ndarray):
 
 
 def frame_result(
-    rgb: np.ndarray, detection, frame_index: int, t_s: float, refine: bool = True
+    rgb: np.ndarray,
+    detection,
+    frame_index: int,
+    t_s: float,
+    refine: bool = True,
+    hands: HandCover | None = None,
 ) -> FrameResult:
     """Convert one MediaPipe result to a FrameResult, keeping the largest face.
 
     `refine` re-locates the mouth corners and lid margins from the pixels (stills only in
-    the pipeline: on compressed video frames the search is noisier than the mesh)."""
+    the pipeline: on compressed video frames the search is noisier than the mesh).
+    `hands` measures how much of the face a hand covers (None: not measured)."""
     height, width = rgb.shape[:2]
     faces = detection.face_landmarks
     result = FrameResult(frame_index, t_s, "no_face", len(faces), width, height)
@@ -112,6 +123,11 @@ def frame_result(
     points = [np.array([(p.x, p.y, p.z) for p in face], dtype=np.float32) for face in faces]
     spans = [np.ptp(p[:, 0]) * width * np.ptp(p[:, 1]) * height for p in points]
     best = int(np.argmax(spans))
+    if len(points) > 1:
+        # A small face in the background does not disturb the measurement of the main one;
+        # the judge decides from this ratio.
+        widths = np.array([np.ptp(p[:, 0]) for p in points])
+        result.second_face_ratio = float(np.delete(widths, best).max() / max(widths[best], 1e-9))
     result.status = "ok"
     result.landmarks = points[best]
     result.blendshapes = np.array(
@@ -119,6 +135,8 @@ def frame_result(
     )
     result.transform = np.asarray(detection.facial_transformation_matrixes[best], np.float32)
     _measure_face_region(rgb, result)
+    if hands is not None:
+        result.hand_cover = hands(rgb, result.landmarks[:, :2] * (width, height))
     if refine:
         refined = refine_points(rgb, result.landmarks)
         result.refined_xy = np.array([refined[i] for i in REFINED_POINTS], dtype=np.float32)
@@ -135,12 +153,31 @@ def _measure_face_region(rgb: np.ndarray, result: FrameResult) -> None:
     if x1 - x0 < 4 or y1 - y0 < 4:
         return
     gray = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    result.blur_sigma_px = blur_sigma_px(gray)
     scale = _METRIC_FACE_WIDTH_PX / gray.shape[1]
     gray = cv2.resize(gray, (_METRIC_FACE_WIDTH_PX, max(4, round(gray.shape[0] * scale))),
                       interpolation=cv2.INTER_AREA)  # fmt: skip
-    result.sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
     result.brightness = float(gray.mean())
     result.contrast = float(gray.std())
+
+
+def blur_sigma_px(gray: np.ndarray) -> float:
+    """Blur width (Gaussian sigma, px) of a face crop at its native resolution, by re-blurring.
+
+    Unlike a Laplacian variance after resizing, it measures blur in the image's own pixels,
+    so with the face's mm-per-pixel scale it becomes a blur on the face in mm: the same
+    limit then holds for a 100-px and a 1000-px face, and an upscaled small face does not
+    pass as sharp. Sensor noise raises gradient energy and so under-reads blur."""
+    image = gray.astype(np.float32)
+
+    def energy(img: np.ndarray) -> float:
+        gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)[2:-2, 2:-2]
+        gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)[2:-2, 2:-2]
+        return float(np.mean(gx * gx + gy * gy))
+
+    rho = energy(cv2.GaussianBlur(image, (0, 0), _REBLUR_SIGMA_PX)) / max(energy(image), 1e-9)
+    rho = min(rho, 0.999)  # a flat crop (no edges at all) reads as very blurred
+    return float(_REBLUR_SIGMA_PX * rho / np.sqrt(1.0 - rho * rho))
 
 
 class LandmarkSession:
@@ -149,18 +186,28 @@ class LandmarkSession:
     Creating a landmarker costs a few hundred ms, more than a short video's inference, so
     the VIDEO one is kept and fed one continuous clock: each video starts 1 s after the
     previous one ended, behind a blank frame that makes the tracker drop the old face.
+
+    `hands`: True measures the hand cover with the verified hand bundle, a path uses that
+    bundle, False leaves `hand_cover` unmeasured (None).
     """
 
     _RESET_FRAME = np.zeros((64, 64, 3), dtype=np.uint8)
 
-    def __init__(self, model_path: str | Path):
+    def __init__(self, model_path: str | Path, hands: bool | str | Path = True):
         self.model_path = str(model_path)
         self._image = create_landmarker(self.model_path)
         self._video = None
         self._clock_ms = 0
+        self._hands = None
+        if hands is not False:
+            from facesym_pipeline.lib.face.landmarker_bundle import resolve_hand_model
+
+            self._hands = HandCover(resolve_hand_model() if hands is True else hands)
 
     def close(self) -> None:
         self._image.close()
+        if self._hands is not None:
+            self._hands.close()
         if self._video is not None:
             self._video.close()
 
@@ -196,7 +243,9 @@ class LandmarkSession:
                     timestamp = self._video_origin + round(t_s * 1000)
                     self._clock_ms = max(self._clock_ms + 1, timestamp)
                     detection = self._video.detect_for_video(to_mp_image(rgb), self._clock_ms)
-                out.frames.append(frame_result(rgb, detection, frame_index, t_s, refine=still))
+                out.frames.append(
+                    frame_result(rgb, detection, frame_index, t_s, refine=still, hands=self._hands)
+                )
             except Exception as exc:  # one bad file must not take down the partition
                 out.error = f"landmark_failure: {type(exc).__name__}: {str(exc)[:160]}"
         return [results[t.media_id] for t in tasks]
@@ -253,9 +302,9 @@ def _prefetched(items, depth: int):
 _worker_state: dict = {}
 
 
-def _init_worker(model_path: str) -> None:
+def _init_worker(model_path: str, hands: bool | str) -> None:
     cv2.setNumThreads(1)
-    _worker_state["session"] = LandmarkSession(model_path)
+    _worker_state["session"] = LandmarkSession(model_path, hands)
 
 
 def _run_in_worker(batch: list[MediaTask]) -> list[MediaResult]:
@@ -285,14 +334,22 @@ def default_workers() -> int:
 
 
 def run_landmark_pass(
-    tasks: Iterable[MediaTask], model_path: str | Path, workers: int | None = None
+    tasks: Iterable[MediaTask],
+    model_path: str | Path,
+    workers: int | None = None,
+    hands: bool | str | Path = True,
 ) -> Iterable[MediaResult]:
-    """Yield one MediaResult per task, in task order; workers<=1 runs in this process."""
+    """Yield one MediaResult per task, in task order; workers<=1 runs in this process.
+    `hands` as in LandmarkSession."""
     tasks = list(tasks)
+    if hands is True:  # resolved (and hash-checked) once here, not in every worker
+        from facesym_pipeline.lib.face.landmarker_bundle import resolve_hand_model
+
+        hands = resolve_hand_model()
     workers = default_workers() if workers is None else workers
     work = batches(tasks, images_per_batch=max(1, min(16, len(tasks) // (2 * max(workers, 1)))))
     if workers <= 1 or len(work) <= 1:
-        with LandmarkSession(model_path) as session:
+        with LandmarkSession(model_path, hands) as session:
             for batch in work:
                 yield from session.analyse(batch)
         return
@@ -302,7 +359,7 @@ def run_landmark_pass(
         max_workers=min(workers, len(work)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(str(model_path),),
+        initargs=(str(model_path), hands if hands is False else str(hands)),
     ) as pool:
         for results in pool.map(_run_in_worker, work, chunksize=1):
             yield from results
