@@ -43,6 +43,7 @@ def render_text(report: dict) -> str:
     risk = report["risk"]
     lines.append(f"  risk signal: {risk['level']} (score {risk['score']:.2f}, {risk['model']})")
     lines += [f"    - {reason}" for reason in risk["reasons"]]
+    lines.append(f"    levels: {risk['calibration']}; limits: {risk['ranges']}")
     if "temporal" in report:
         t = report["temporal"]
         lines.append(f"  trend over time: {t.get('trend_label')} (risk {t.get('risk_level')})")

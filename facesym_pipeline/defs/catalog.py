@@ -5,8 +5,9 @@ import dagster as dg
 
 from facesym_pipeline.defs.jobs import DEEP_MODEL_ASSETS, PARTITIONED_ASSETS
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
+from facesym_pipeline.defs.normative.assets import healthy_ranges, risk_model, validity_report
 from facesym_pipeline.defs.resources import WarehouseResource
-from facesym_pipeline.defs.temporal.assets import healthy_ranges, sequence_model
+from facesym_pipeline.defs.temporal.assets import sequence_model
 from facesym_pipeline.defs.warehouse.assets import feature_dictionary
 from facesym_pipeline.lib.render.markdown import counts_table
 from facesym_pipeline.lib.store.catalog import refresh_catalog
@@ -19,6 +20,8 @@ from facesym_pipeline.lib.store.catalog import refresh_catalog
         feature_dictionary,
         asymmetry_classifier,
         healthy_ranges,
+        risk_model,
+        validity_report,
         sequence_model,
     ],
     group_name="warehouse",

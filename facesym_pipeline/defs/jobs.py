@@ -19,7 +19,7 @@ from facesym_pipeline.defs.frames.assets import sampled_frames
 from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
 from facesym_pipeline.defs.quality.assets import frame_quality
-from facesym_pipeline.defs.temporal.assets import healthy_ranges, temporal_series, temporal_trends
+from facesym_pipeline.defs.temporal.assets import temporal_series, temporal_trends
 
 # From files to per-media features: everything that depends on one dataset alone.
 DATASET_ASSETS = [
@@ -55,7 +55,6 @@ deep_models_job = dg.define_asset_job(
 # Unpartitioned assets over all datasets: healthy ranges, models, exports and the catalog.
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
-    selection=dg.AssetSelection.groups("warehouse", "models")
-    | dg.AssetSelection.assets(healthy_ranges),
+    selection=dg.AssetSelection.groups("warehouse", "models", "normative"),
     description="Refresh healthy ranges, models, exports and the DuckDB catalog.",
 )

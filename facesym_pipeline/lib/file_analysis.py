@@ -1,7 +1,9 @@
 """Measuring one image or video end to end without Dagster or a warehouse (what
 `facesym analyze` runs): the pipeline's own inventory, sampling, landmark pass, quality
 judge and feature tables on that file, the temporal summary of a video, and a research risk
-signal from the latest saved classifier. Never a diagnosis; the report is a plain dict
+signal calibrated on the normative population (the warehouse's latest `healthy_ranges`
+and `risk_model`; documented defaults, said so in the report, when there are none). Never a
+diagnosis; the report is a plain dict
 (the JSON `facesym analyze --json` prints)."""
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from typing import Any
 
 import polars as pl
 
-from facesym_pipeline.lib.classify.risk import risk_signal
-from facesym_pipeline.lib.classify.training_data import with_magnitudes
+from facesym_pipeline.lib.classify.risk import (
+    DEFAULT_RISK_MODEL,
+    RISK_MEASURES,
+    RiskModel,
+    media_deviations,
+    risk_signal,
+)
 from facesym_pipeline.lib.face.landmark_table import landmark_rows
 from facesym_pipeline.lib.face.landmarker import LandmarkSession, MediaTask
 from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
@@ -24,10 +31,11 @@ from facesym_pipeline.lib.measure.feature_tables import (
     still_media,
     symmetry_table,
 )
+from facesym_pipeline.lib.measure.normative import deviations, pooled_limits
 from facesym_pipeline.lib.media.inventory import inventory_for_file
 from facesym_pipeline.lib.media.sampling import sample_frames
 from facesym_pipeline.lib.paths import warehouse_root
-from facesym_pipeline.lib.store.model_files import latest_model, load_classifier
+from facesym_pipeline.lib.store.lake import Lake
 from facesym_pipeline.lib.temporal.html_report import DISCLAIMER
 
 FRAME_MEASURES = ("mouth_corner_height_diff_mm", "eye_opening_diff_mm", "brow_height_diff_mm")
@@ -36,15 +44,18 @@ FRAME_MEASURES = ("mouth_corner_height_diff_mm", "eye_opening_diff_mm", "brow_he
 class Analyzer:
     """Holds one landmark session and the latest model for a series of files."""
 
-    def __init__(self, models_dir: Path | None = None, sample_fps: float = 5.0):
+    def __init__(self, warehouse_dir: Path | None = None, sample_fps: float = 5.0):
         self.session = LandmarkSession(resolve_model())
         self.sample_fps = sample_fps
-        self.model = self.model_record = None
-        record = latest_model(models_dir or warehouse_root() / "models")
-        if record is not None:
-            self.model, self.model_record = load_classifier(
-                models_dir or warehouse_root() / "models", record.model_id
-            )
+        lake = Lake(warehouse_dir or warehouse_root())
+        self.ranges = _latest(lake, "healthy_ranges")
+        stored = _latest(lake, "risk_model")
+        self.risk_model = DEFAULT_RISK_MODEL if stored is None else RiskModel.from_table(stored)
+        self.calibration = (
+            "normative ranges of the reference population"
+            if self.ranges is not None
+            else "no normative ranges in the warehouse: registry default limits"
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -87,19 +98,27 @@ class Analyzer:
             )
         )
         report["features"] = features
-        report["risk"] = self._risk(media)
+        report["risk"] = self._risk(symmetry, functional)
         if row["kind"] == "video":
             report["frames"] = _frame_rows(quality, symmetry)
-            report["temporal"] = _temporal_summary(symmetry, functional, inventory)
+            report["temporal"] = _temporal_summary(
+                symmetry, functional, inventory, pooled_limits(self.ranges)
+            )
         return report
 
-    def _risk(self, media: pl.DataFrame) -> dict:
-        values = with_magnitudes(media).row(0, named=True)
-        if self.model is None:
-            return risk_signal(values)
-        return risk_signal(
-            values, self.model, self.model_record.feature_cols, model_id=self.model_record.model_id
-        )
+    def _risk(self, symmetry: pl.DataFrame, functional: pl.DataFrame) -> dict:
+        frames = symmetry.join(
+            functional.select([c for c in functional.columns if c not in symmetry.columns
+                               or c in ("media_id", "frame_index")]),
+            on=["media_id", "frame_index"], how="left",
+        )  # fmt: skip
+        devs = deviations(frames, self.ranges, RISK_MEASURES)
+        per_media = media_deviations(devs.drop("dataset", strict=False)).row(0, named=True)
+        values = devs.select(
+            pl.col(m).cast(pl.Float64).fill_nan(None).median() for m in RISK_MEASURES
+            if m in devs.columns
+        ).row(0, named=True)  # fmt: skip
+        return risk_signal(values, per_media, self.risk_model) | {"ranges": self.calibration}
 
 
 def _clean(values: dict) -> dict:
@@ -118,13 +137,13 @@ def _frame_rows(quality: pl.DataFrame, symmetry: pl.DataFrame) -> list[dict]:
     return [_clean(r) for r in joined.sort("frame_index").iter_rows(named=True)]
 
 
-def _temporal_summary(symmetry, functional, inventory) -> dict:
+def _temporal_summary(symmetry, functional, inventory, thresholds: dict[str, float]) -> dict:
     from facesym_pipeline.lib.temporal.inputs import video_frames
     from facesym_pipeline.lib.temporal.series import build_temporal_series
     from facesym_pipeline.lib.temporal.video_trends import build_temporal_trends
 
     series = build_temporal_series(video_frames(symmetry, functional, inventory))
-    trends, _ = build_temporal_trends(series)
+    trends, _ = build_temporal_trends(series, thresholds)
     if trends.is_empty():
         return {"trend_label": "insufficient_data"}
     row = trends.row(0, named=True)
@@ -138,3 +157,11 @@ def _temporal_summary(symmetry, functional, inventory) -> dict:
         "reasons",
     )
     return _clean({k: row.get(k) for k in keep})
+
+
+def _latest(lake: Lake, table: str) -> pl.DataFrame | None:
+    """The warehouse's table, or None when it was never materialised or is empty."""
+    if table not in lake.tables():
+        return None
+    frame = lake.read(table, None)
+    return frame if frame.height else None

@@ -14,7 +14,7 @@ from facesym_pipeline.defs.catalog import warehouse_catalog
 from facesym_pipeline.defs.jobs import DATASET_ASSETS, TREND_ASSETS
 from facesym_pipeline.defs.models.assets import SHAP_PNG, asymmetry_classifier
 from facesym_pipeline.defs.models.checks import classifier_honest_and_above_floor
-from facesym_pipeline.defs.temporal.assets import healthy_ranges
+from facesym_pipeline.defs.normative.assets import healthy_ranges
 from facesym_pipeline.defs.warehouse.assets import feature_dictionary, feature_exports
 from facesym_pipeline.demo.images import Variant, build_demo_images
 from facesym_pipeline.lib.classify.model_selection import fold_leakage

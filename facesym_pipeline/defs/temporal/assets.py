@@ -4,9 +4,10 @@ from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
 from facesym_pipeline.defs.metadata import table_metadata
+from facesym_pipeline.defs.normative.assets import healthy_ranges
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.resources import WarehouseResource
-from facesym_pipeline.lib.measure.healthy import healthy_ranges_table, thresholds_from_table
+from facesym_pipeline.lib.measure.normative import pooled_limits
 from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
 from facesym_pipeline.lib.render.trend_report_files import write_trend_reports
 from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
@@ -19,18 +20,6 @@ from facesym_pipeline.lib.temporal.sequence_eval import (
 )
 from facesym_pipeline.lib.temporal.series import build_temporal_series, per_second
 from facesym_pipeline.lib.temporal.video_trends import build_temporal_trends
-
-
-@dg.asset(deps=[symmetry_features], group_name="temporal", kinds={"parquet"})
-def healthy_ranges(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """How asymmetric unaffected faces are: per measure, the 95th percentile of |value| over
-    frames of media labelled 0 in every dataset (the detection thresholds)."""
-    lake = warehouse.lake
-    table = healthy_ranges_table(
-        lake.read_all("symmetry_features"), lake.read_all("media_inventory")
-    )
-    path = lake.write("healthy_ranges", None, table)
-    return dg.MaterializeResult(metadata=table_metadata(table, path))
 
 
 @dg.asset(
@@ -78,7 +67,8 @@ def temporal_trends(
     key = context.partition_key
     lake = warehouse.lake
     series = lake.read("temporal_series", key)
-    thresholds = thresholds_from_table(_optional(lake, "healthy_ranges"))
+    ranges = _optional(lake, "healthy_ranges")
+    thresholds = pooled_limits(ranges)
     trends, analyses = build_temporal_trends(series.drop("dataset"), thresholds)
     names = lake.read("media_inventory", key).select("media_id", "relpath").unique("media_id")
     if trends.height:
@@ -91,7 +81,10 @@ def temporal_trends(
             trends,
             path,
             report=dg.MetadataValue.path(str(html)),
-            thresholds=dg.MetadataValue.json(thresholds or "defaults"),
+            thresholds=dg.MetadataValue.json(thresholds),
+            thresholds_source="normative population"
+            if ranges is not None and ranges.height
+            else "registry defaults (no normative ranges)",
             summary=dg.MetadataValue.md(
                 markdown_table(
                     trends,

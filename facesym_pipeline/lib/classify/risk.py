@@ -1,201 +1,217 @@
-"""A research risk signal from one face's measurements: the trained classifier's probability
-when there is one, else a rule-based score from how far the main measures go beyond healthy
-ranges. Never a diagnosis; the reasons say in words what drove the number."""
+"""A research risk signal calibrated on real people. Never a diagnosis.
+
+Each risk measure is first expressed as a deviation from the normative population for the
+face's own expression and pose (`normative.deviations`: |value| / healthy p95, so 1.0 sits
+at the healthy limit). Two scorers combine the deviations:
+- `rule`: the largest deviation (one clearly drooping mouth corner is enough);
+- `logistic`: a logistic regression on log deviations, trained on the FIT people's
+  originals (0) and their injected asymmetries (1), with folds grouped by person.
+The levels are defined by the normative population, not by fixed numbers: `elevated` from
+the score that 90 % of healthy fit people stay below, `high` from 97.5 % (out-of-fold
+scores for the logistic model, so a person's own photo never sets their level). Without a
+fitted risk model the rule scorer is used with its documented default levels (deviation 1
+and 2, the registry's limits and twice them), and the report says so.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import polars as pl
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+
+from facesym_pipeline.lib.measure.registry import measure
+
+# The measures a paramedic's face check looks at: mouth droop and tilt, eyelids, brows,
+# and how evenly the smile moves.
+RISK_MEASURES: tuple[str, ...] = (
+    "mouth_corner_height_diff_mm",
+    "mouth_tilt_deg",
+    "eye_opening_diff_mm",
+    "mrd1_diff_mm",
+    "brow_height_diff_mm",
+    "bs_mouthSmile_asym",
+)
+ELEVATED_QUANTILE, HIGH_QUANTILE = 0.90, 0.975
+DEFAULT_LEVELS = (1.0, 2.0)  # rule scorer without calibration: at the limit, twice it
+# Deviations enter the logistic model as log(dev + floor): a floor keeps exact symmetry
+# (dev 0) finite and compresses the noise-level differences below it.
+LOG_FLOOR = 0.1
+RISK_MODEL_SCHEMA = {
+    "method": pl.String,
+    "measures": pl.List(pl.String),
+    "coef": pl.List(pl.Float64),
+    "intercept": pl.Float64,
+    "fill": pl.List(pl.Float64),
+    "elevated_at": pl.Float64,
+    "high_at": pl.Float64,
+    "calibrated_on": pl.String,
+}
+
+
+def dev_columns(measures=RISK_MEASURES) -> list[str]:
+    return [f"{m}_dev" for m in measures]
 
 
 @dataclass(frozen=True)
-class Measure:
-    label: str  # in words, for reasons
-    unit: str  # printed after the value ("" for unitless indices)
-    limit: float  # healthy faces stay within |value| <= limit
-    negative: str | None = None  # what a negative value means (diff = left - right)
-    positive: str | None = None
+class RiskModel:
+    method: str  # "rule" or "logistic"
+    measures: tuple[str, ...]
+    coef: tuple[float, ...]  # logistic, on log(dev + LOG_FLOOR)
+    intercept: float
+    fill: tuple[float, ...]  # deviation used where a measure is missing (logistic)
+    elevated_at: float
+    high_at: float
+    calibrated_on: str
+
+    def scores(self, devs: np.ndarray) -> np.ndarray:
+        """Scores of rows of deviations (columns in `measures` order, NaN = missing)."""
+        devs = np.asarray(devs, dtype=np.float64).reshape(-1, len(self.measures))
+        if self.method == "rule":
+            return np.nan_to_num(np.nanmax(np.where(np.isnan(devs), -np.inf, devs), axis=1),
+                                 neginf=0.0)  # fmt: skip
+        filled = np.where(np.isnan(devs), np.asarray(self.fill), devs)
+        z = np.log(filled + LOG_FLOOR) @ np.asarray(self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def level(self, score: float) -> str:
+        if score >= self.high_at:
+            return "high"
+        if score >= self.elevated_at:
+            return "elevated"
+        return "low"
+
+    def to_table(self) -> pl.DataFrame:
+        row = asdict(self) | {"measures": list(self.measures), "coef": list(self.coef),
+                              "fill": list(self.fill)}  # fmt: skip
+        return pl.DataFrame([row], schema=RISK_MODEL_SCHEMA)
+
+    @classmethod
+    def from_table(cls, table: pl.DataFrame) -> RiskModel:
+        r = table.row(0, named=True)
+        return cls(r["method"], tuple(r["measures"]), tuple(r["coef"]), r["intercept"],
+                   tuple(r["fill"]), r["elevated_at"], r["high_at"], r["calibrated_on"])  # fmt: skip
 
 
-# Provisional healthy limits, used until ranges learned from unaffected faces
-# (`healthy_ranges_from_data`) replace them. Healthy faces are not symmetric, so none is zero:
-# - mouth-corner height difference: a few tenths of a mm to ~1 mm at rest in healthy adults;
-#   1.5 mm leaves room for landmark noise at typical photo resolution.
-# - palpebral fissure (eye opening) difference: ~1 mm is common in healthy faces; a 2 mm
-#   difference is the usual clinical mark of ptosis, so 1.2 mm sits between.
-# - brow height difference: brows are the least symmetric region at rest, 2 mm.
-# - forehead-sparing index: a 0..1 index; above 0.5 the lower face is clearly more
-#   asymmetric than the brow, the central (stroke-like) pattern.
-DEFAULT_MEASURES: dict[str, Measure] = {
-    "mouth_corner_height_diff_mm": Measure(
-        "mouth-corner height difference", "mm", 1.5, "left lower", "right lower"
-    ),
-    "mouth_corner_midline_diff_mm": Measure(
-        "mouth-corner distance to the midline, difference",
-        "mm",
-        2.0,
-        "left corner nearer the midline",
-        "right corner nearer the midline",
-    ),
-    "mouth_tilt_deg": Measure("mouth tilt", "deg", 3.0),
-    "eye_opening_diff_mm": Measure(
-        "eye-opening difference", "mm", 1.2, "left eye narrower", "right eye narrower"
-    ),
-    "brow_height_diff_mm": Measure(
-        "brow height difference", "mm", 2.0, "left brow lower", "right brow lower"
-    ),
-    "bs_mouthSmile_asym": Measure(
-        "smile asymmetry", "", 0.3, "left side moves less", "right side moves less"
-    ),
-    "forehead_sparing_index": Measure("forehead-sparing index", "", 0.5),
-}
-
-# Level boundaries on the 0..1 score. The rule-based score crosses LEVELS[0] when a measure
-# reaches its healthy limit and LEVELS[1] at twice the limit.
-LEVELS = (0.3, 0.6)
+DEFAULT_RISK_MODEL = RiskModel(
+    "rule", RISK_MEASURES, (), 0.0, (), *DEFAULT_LEVELS,
+    "uncalibrated: registry default limits, levels at 1x and 2x the limit",
+)  # fmt: skip
 
 
-def level_of(score: float, levels: tuple[float, float] = LEVELS) -> str:
-    if score >= levels[1]:
-        return "high"
-    if score >= levels[0]:
-        return "elevated"
-    return "low"
+def deviation_matrix(frame: pl.DataFrame, measures=RISK_MEASURES) -> np.ndarray:
+    cols = [pl.col(c).cast(pl.Float64) if c in frame.columns else pl.lit(None, pl.Float64)
+            for c in dev_columns(measures)]  # fmt: skip
+    return frame.select(cols).fill_null(np.nan).to_numpy()
 
 
-def measure_score(value: float, limit: float) -> float:
-    """0..1, continuous and non-decreasing in |value|: linear up to 0.3 at the limit, to 0.6
-    at twice the limit, then approaching 1."""
-    r = abs(value) / limit
-    if r <= 1:
-        return LEVELS[0] * r
-    if r <= 2:
-        return LEVELS[0] + (LEVELS[1] - LEVELS[0]) * (r - 1)
-    return LEVELS[1] + (1 - LEVELS[1]) * (1 - math.exp(-(r - 2)))
+def media_deviations(frame_devs: pl.DataFrame, measures=RISK_MEASURES) -> pl.DataFrame:
+    """One row per media: the median over its frames of each measure's deviation (an
+    image has one frame), keyed by whatever of dataset/media_id is present."""
+    keys = [k for k in ("dataset", "media_id") if k in frame_devs.columns]
+    present = [c for c in dev_columns(measures) if c in frame_devs.columns]
+    return frame_devs.group_by(keys, maintain_order=True).agg(
+        pl.col(c).fill_nan(None).median() for c in present
+    )
 
 
-def _lookup(features: Mapping[str, object], name: str) -> float | None:
-    """The measure's value, also under a per-media summary name (`<name>_median`)."""
-    for key in (name, f"{name}_median"):
-        v = features.get(key)
-        if v is None:
-            continue
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            return f
-    return None
+def level_thresholds(healthy_scores: np.ndarray) -> tuple[float, float]:
+    s = np.asarray(healthy_scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    return float(np.quantile(s, ELEVATED_QUANTILE)), float(np.quantile(s, HIGH_QUANTILE))
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, fill: np.ndarray, seed: int):
+    feats = np.log(np.where(np.isnan(x), fill, x) + LOG_FLOOR)
+    mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-9
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
+    model.fit((feats - mean) / std, y)
+    coef = model.coef_[0] / std
+    return tuple(coef.tolist()), float(model.intercept_[0] - (coef * mean).sum())
+
+
+def fit_risk_models(
+    devs: np.ndarray, y: np.ndarray, subjects: np.ndarray, seed: int = 0, n_splits: int = 5
+) -> tuple[dict[str, RiskModel], pl.DataFrame]:
+    """Both scorers fitted on FIT people's media (`devs` rows, `y` 0 original / 1 injected,
+    `subjects` the person), with their levels from the healthy rows, and the out-of-fold
+    scores (person-grouped folds) in a table: subject_id, label, method, score."""
+    y = np.asarray(y, dtype=int)
+    subjects = np.asarray(subjects)
+    n_people = len(np.unique(subjects))
+    fill = np.nanmedian(np.where(y[:, None] == 0, devs, np.nan), axis=0)
+    fill = np.where(np.isfinite(fill), fill, 1.0)
+    oof = np.full(y.size, np.nan)
+    folds = StratifiedGroupKFold(n_splits=min(n_splits, n_people), shuffle=True,
+                                 random_state=seed)  # fmt: skip
+    for train, test in folds.split(devs, y, subjects):
+        coef, intercept = _fit_logistic(devs[train], y[train], fill, seed)
+        fold_model = RiskModel("logistic", RISK_MEASURES, coef, intercept, tuple(fill), 0, 0, "")
+        oof[test] = fold_model.scores(devs[test])
+    coef, intercept = _fit_logistic(devs, y, fill, seed)
+    rule = DEFAULT_RISK_MODEL
+    rule_scores = rule.scores(devs)
+    on = f"{n_people} fit people of the normative population"
+    models = {
+        "rule": RiskModel("rule", RISK_MEASURES, (), 0.0, (),
+                          *level_thresholds(rule_scores[y == 0]), on),
+        "logistic": RiskModel("logistic", RISK_MEASURES, coef, intercept, tuple(fill.tolist()),
+                              *level_thresholds(oof[y == 0]), on + " (out-of-fold levels)"),
+    }  # fmt: skip
+    scores = pl.concat(
+        pl.DataFrame({"subject_id": subjects.astype(str), "label": y, "method": method,
+                      "score": s})
+        for method, s in (("rule", rule_scores), ("logistic", oof))
+    )  # fmt: skip
+    return models, scores
 
 
 def _fmt(x: float) -> str:
     return f"{x:.1f}" if abs(x) >= 1 else f"{x:.2f}"
 
 
-def _reason(m: Measure, value: float) -> str:
-    unit = f" {m.unit}" if m.unit else ""
+def _reason(name: str, value: float, limit: float) -> str:
+    m = measure(name)
     side = m.negative if value < 0 else m.positive
     side = f" ({side})" if side and value != 0 else ""
     return (
-        f"{m.label} {_fmt(abs(value))}{unit}{side}, beyond the healthy range of "
-        f"{_fmt(m.limit)}{unit}"
+        f"{m.label} {_fmt(abs(value))}{m.unit_suffix}{side}, beyond the healthy range of "
+        f"{_fmt(limit)}{m.unit_suffix}"
     )
 
 
-def measures_with_limits(healthy_ranges: Mapping[str, float] | None) -> dict[str, Measure]:
-    """The default measures with limits overridden by `healthy_ranges` (measure -> limit)."""
-    out = dict(DEFAULT_MEASURES)
-    for name, limit in (healthy_ranges or {}).items():
-        if not (limit and math.isfinite(limit) and limit > 0):
-            raise ValueError(f"healthy limit for {name} must be positive, got {limit}")
-        base = out.get(name, Measure(name.replace("_", " "), "", float(limit)))
-        out[name] = Measure(base.label, base.unit, float(limit), base.negative, base.positive)
-    return out
+def risk_signal(values: Mapping[str, object], devs: Mapping[str, object], model: RiskModel) -> dict:
+    """`{"score", "level", "model", "calibration", "reasons"}` for one face.
 
-
-def rule_based_score(
-    features: Mapping[str, object], healthy_ranges: Mapping[str, float] | None = None
-) -> tuple[float, list[str], dict[str, float]]:
-    """(score, reasons, per-measure scores). The score is the largest per-measure score:
-    one clearly drooping mouth corner is enough to raise a flag."""
-    per: dict[str, float] = {}
-    reasons: list[tuple[float, str]] = []
-    for name, m in measures_with_limits(healthy_ranges).items():
-        v = _lookup(features, name)
-        if v is None:
-            continue
-        s = measure_score(v, m.limit)
-        per[name] = s
-        if abs(v) > m.limit:
-            reasons.append((s, _reason(m, v)))
-    score = max(per.values(), default=0.0)
-    return score, [r for _, r in sorted(reasons, key=lambda t: -t[0])], per
-
-
-def risk_signal(
-    features: Mapping[str, object],
-    model=None,
-    feature_cols: list[str] | None = None,
-    healthy_ranges: Mapping[str, float] | None = None,
-    model_id: str | None = None,
-) -> dict:
-    """`{"score", "level", "model", "reasons"}` for one face.
-
-    With a fitted `model` (and its `feature_cols`), the score is its predicted probability
-    (missing features go in as NaN; both candidate models accept that) and `model` is
-    `model_id`; the measures beyond their healthy range are still listed as reasons.
-    Without one, the rule-based score is used and `model` is "rule-based".
-    """
-    rule_score, reasons, _ = rule_based_score(features, healthy_ranges)
-    if model is not None:
-        if not feature_cols:
-            raise ValueError("feature_cols are needed to score with a model")
-        row = np.array([[_lookup(features, c) for c in feature_cols]], dtype=np.float64)
-        score = float(model.predict_proba(row)[0, 1])
-        missing = int(np.isnan(row).sum())
-        lead = f"classifier probability {score:.2f}"
-        if missing:
-            lead += f" ({missing} of {len(feature_cols)} features missing)"
-        reasons = [lead, *reasons]
-        source = model_id or type(model).__name__
-    else:
-        score = rule_score
-        source = "rule-based"
-    if not reasons or (model is not None and len(reasons) == 1):
+    `values`: each measure's value (for the words); `devs`: `<measure>_dev` deviations.
+    Reasons name every measure beyond its healthy range, largest deviation first."""
+    row = np.array([[_number(devs.get(c)) for c in dev_columns(model.measures)]])
+    score = float(model.scores(row)[0])
+    reasons = []
+    for name, dev in sorted(
+        zip(model.measures, row[0], strict=True), key=lambda t: -np.nan_to_num(t[1])
+    ):
+        value = _number(values.get(name))
+        if np.isfinite(dev) and dev > 1.0 and np.isfinite(value) and value != 0:
+            reasons.append(_reason(name, value, abs(value) / dev))
+    if not reasons:
         reasons.append("all measures within their healthy ranges")
     return {
-        "score": round(min(max(score, 0.0), 1.0), 4),
-        "level": level_of(score),
-        "model": source,
+        "score": round(score, 4),
+        "level": model.level(score),
+        "model": model.method,
+        "calibration": model.calibrated_on,
         "reasons": reasons,
     }
 
 
-def healthy_ranges_from_data(
-    df: pl.DataFrame,
-    measures: Iterable[str] | None = None,
-    quantile: float = 0.95,
-    min_rows: int = 5,
-) -> dict[str, float]:
-    """Healthy limits learned from unaffected faces: the `quantile` of |value| per measure.
-
-    Pass rows of unaffected (noStroke) faces only. Measures with fewer than `min_rows`
-    values, or a zero quantile, are left out (the defaults then apply).
-    """
-    names = list(measures) if measures is not None else list(DEFAULT_MEASURES)
-    out: dict[str, float] = {}
-    for name in names:
-        if name not in df.columns:
-            continue
-        v = df[name].cast(pl.Float64).drop_nulls().drop_nans().abs()
-        if v.len() < min_rows:
-            continue
-        q = float(v.quantile(quantile, interpolation="linear"))
-        if q > 0 and math.isfinite(q):
-            out[name] = q
-    return out
+def _number(v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return f if math.isfinite(f) else math.nan

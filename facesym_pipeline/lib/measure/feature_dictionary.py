@@ -27,10 +27,7 @@ from facesym_pipeline.lib.measure.functional import (
     PAIRED_BLENDSHAPES,
     UPPER_FACE_PAIRS,
 )
-from facesym_pipeline.lib.measure.functional import HEALTHY_ABS_MAX as FUNCTIONAL_HEALTHY_ABS_MAX
-
-# Provisional healthy limits (see symmetry.HEALTHY_ABS_MAX).
-HEALTHY_ABS_MAX: dict[str, float] = {**sym.HEALTHY_ABS_MAX, **FUNCTIONAL_HEALTHY_ABS_MAX}
+from facesym_pipeline.lib.measure.registry import MEASURES
 
 _MC, _MCL = RIGHT_MOUTH_CORNER, mirror(RIGHT_MOUTH_CORNER)
 _UL, _LL = RIGHT_UPPER_LID, RIGHT_LOWER_LID
@@ -202,10 +199,14 @@ def _summary_rows() -> list[dict]:
 
 def feature_dictionary() -> pl.DataFrame:
     """One row per feature: name, unit, region, formula, landmark_indices, table,
-    healthy_abs_max (null where no limit is defined)."""
+    healthy_abs_max and limit_basis: the registry's documented default limit and why
+    (null where the column is not a registered measure; fitted normative ranges replace the
+    default in `healthy_ranges`)."""
     rows = _symmetry_rows() + _functional_rows() + _summary_rows()
     for r in rows:
-        r["healthy_abs_max"] = HEALTHY_ABS_MAX.get(r["name"])
+        registered = MEASURES.get(r["name"])
+        r["healthy_abs_max"] = registered.default_limit if registered else None
+        r["limit_basis"] = registered.limit_basis if registered else None
     return pl.DataFrame(
         rows,
         schema={
@@ -216,5 +217,6 @@ def feature_dictionary() -> pl.DataFrame:
             "landmark_indices": pl.List(pl.Int64),
             "table": pl.String,
             "healthy_abs_max": pl.Float64,
+            "limit_basis": pl.String,
         },
     )

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from facesym_pipeline.lib.face.landmarker import BLENDSHAPE_NAMES
+from facesym_pipeline.lib.measure.registry import default_limits
 from facesym_pipeline.lib.measure.symmetry import HEALTHY_ABS_MAX as SYMMETRY_LIMITS
 
 ACTIVATION_GATE = 0.1
@@ -46,12 +47,10 @@ LOWER_FACE_MEASURES = (
     "lower_lip_midline_offset_mm",
 )
 UPPER_FACE_MEASURES = ("brow_height_diff_mm",)
-# A region score above this is outside what healthy faces show (provisional).
-HEALTHY_ABS_MAX = {
-    "lower_face_asymmetry": 0.3,
-    "upper_face_asymmetry": 0.3,
-    "forehead_sparing_index": 0.3,
-}
+# A region score above its registry limit is outside what healthy faces show.
+HEALTHY_ABS_MAX = default_limits(
+    ("lower_face_asymmetry", "upper_face_asymmetry", "forehead_sparing_index")
+)
 ASYM_COLUMNS = tuple(f"bs_{stem}_asym" for stem in PAIRED_BLENDSHAPES)
 SCORE_COLUMNS = ("lower_face_asymmetry", "upper_face_asymmetry", "forehead_sparing_index")
 COLUMNS = ASYM_COLUMNS + ("blendshape_activation",) + SCORE_COLUMNS

@@ -4,7 +4,7 @@ Every numeric feature column F (keys and helper columns excluded) gives:
 - F: the frame's value for an image; the median over the frames for a video;
 - F_p90_abs: 90th percentile of |F| over the frames (|F| for an image);
 - F_frac_out: fraction of frames with |F| beyond the healthy limit (only for features that
-  have one; `feature_dictionary.HEALTHY_ABS_MAX` unless `healthy_ranges` is given).
+  have one; the registry's default limits unless `healthy_ranges` is given).
 Range of motion (needs the mouth-corner position columns of
 `symmetry_features(..., corner_positions=True)` and `blendshape_activation`):
 - mouth_excursion_left_mm / _right_mm: 95th percentile over frames of each mouth corner's
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from facesym_pipeline.lib.measure.feature_dictionary import HEALTHY_ABS_MAX
+from facesym_pipeline.lib.measure.registry import default_limits
 from facesym_pipeline.lib.measure.symmetry import CORNER_COLUMNS
 
 KEY_COLUMNS = ("dataset", "media_id", "frame_index", "t_s", "kind")
@@ -85,7 +85,7 @@ def summarise_media(
     """One row per media_id (per dataset and media_id when a dataset column is present),
     in order of first appearance; frames are taken in frame_index order when it is given.
     `healthy_ranges` maps feature name -> healthy |value| limit and replaces the defaults."""
-    limits = dict(HEALTHY_ABS_MAX if healthy_ranges is None else healthy_ranges)
+    limits = default_limits() if healthy_ranges is None else dict(healthy_ranges)
     keys = [k for k in ("dataset", "media_id") if k in frame_features.columns]
     if "media_id" not in keys:
         raise ValueError("frame_features needs a media_id column")

@@ -37,6 +37,7 @@ from facesym_pipeline.lib.face.mesh import (
     contour,
     mirror,
 )
+from facesym_pipeline.lib.measure.registry import MEASURES, default_limits
 
 # Point sets the measures average; the subject's right side, left partners from MIRROR.
 UPPER_LIP_MIDLINE = (UPPER_LIP_OUTER, UPPER_LIP_INNER)
@@ -86,31 +87,9 @@ CORNER_COLUMNS = (
 )
 
 
-# Provisional |value| limits of a healthy face, used for "fraction of frames beyond the
-# healthy range" and the region scores until limits are set from the distribution on
-# unaffected faces (DESIGN.md section 6). Chosen to sit just above what the frontal healthy
-# sample stills give (for example up to 3.2 mm of mouth-corner height difference).
-HEALTHY_ABS_MAX: dict[str, float] = {
-    "mouth_corner_height_diff_mm": 3.0,
-    "mouth_corner_midline_diff_mm": 4.0,
-    "mouth_tilt_deg": 3.0,
-    "upper_lip_midline_offset_mm": 2.5,
-    "lower_lip_midline_offset_mm": 2.5,
-    "eye_opening_diff_mm": 1.5,
-    "mrd1_diff_mm": 1.5,
-    "mrd2_diff_mm": 1.5,
-    "eye_level_diff_mm": 1.5,
-    "eye_midline_diff_mm": 1.5,
-    "nasal_bridge_deviation_deg": 3.0,
-    "nose_tip_midline_mm": 2.5,
-    "alar_height_diff_mm": 2.0,
-    "brow_height_diff_mm": 2.0,
-    "procrustes_mouth": 2.0,
-    "procrustes_eyes": 2.5,
-    "procrustes_nose": 2.0,
-    "procrustes_brows": 3.0,
-    "procrustes_face": 2.5,
-}
+# Healthy |value| limits of the symmetry measures (documented defaults of the registry),
+# for "fraction of frames beyond the healthy range" and the region scores.
+HEALTHY_ABS_MAX: dict[str, float] = default_limits([n for n in MEASURES if n in COLUMNS])
 
 
 def _lefts(indices: tuple[int, ...]) -> tuple[int, ...]:

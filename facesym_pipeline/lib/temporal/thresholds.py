@@ -7,20 +7,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from facesym_pipeline.lib.measure.registry import default_limits
 from facesym_pipeline.lib.temporal.config import MEASURES
 
-# Prior limits used until a healthy baseline has been measured: the order of magnitude of
-# asymmetry seen in healthy adults for each measure plus frame-to-frame landmark jitter.
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "mouth_corner_height_diff_mm": 2.0,
-    "mouth_corner_midline_diff_mm": 2.5,
-    "eye_opening_diff_mm": 1.5,
-    "mrd1_diff_mm": 1.2,
-    "nose_tip_midline_mm": 2.0,
-    "alar_height_diff_mm": 1.5,
-    "nasal_bridge_deviation_deg": 4.0,
-    "brow_height_diff_mm": 2.5,
-}
+# Prior limits used until a healthy baseline has been measured: the registry's defaults.
+DEFAULT_THRESHOLDS: dict[str, float] = default_limits(MEASURES)
 
 # A 95th percentile over fewer people than this is close to their maximum and says little
 # about the population: with fewer, the data may raise a threshold but never lower it

@@ -1,115 +1,105 @@
+"""The risk signal: deviations from healthy ranges scored by a rule or a logistic model,
+with levels set by the healthy population's own scores."""
+
 import numpy as np
-import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facesym_pipeline.lib.classify.model_selection import candidate_models, fit_small
 from facesym_pipeline.lib.classify.risk import (
-    DEFAULT_MEASURES,
-    LEVELS,
-    healthy_ranges_from_data,
-    measure_score,
+    DEFAULT_RISK_MODEL,
+    RISK_MEASURES,
+    RiskModel,
+    dev_columns,
+    fit_risk_models,
+    level_thresholds,
     risk_signal,
 )
+from facesym_pipeline.lib.measure.registry import measure
 
 ORDER = {"low": 0, "elevated": 1, "high": 2}
+MOUTH = "mouth_corner_height_diff_mm"
+
+
+def _signal(values: dict, limits: dict | None = None, model=DEFAULT_RISK_MODEL) -> dict:
+    """The signal of raw values judged against `limits` (registry defaults if None)."""
+    devs = {}
+    for name, value in values.items():
+        limit = (limits or {}).get(name, measure(name).default_limit)
+        devs[f"{name}_dev"] = abs(value) / limit
+    return risk_signal(values, devs, model)
 
 
 def test_symmetric_face_is_low_and_says_so():
-    r = risk_signal({"mouth_corner_height_diff_mm": 0.2, "eye_opening_diff_mm": -0.3})
-    assert r["level"] == "low" and r["model"] == "rule-based"
-    assert 0 <= r["score"] < LEVELS[0]
+    r = _signal({MOUTH: 0.2, "eye_opening_diff_mm": -0.3})
+    assert r["level"] == "low" and r["model"] == "rule"
     assert r["reasons"] == ["all measures within their healthy ranges"]
+    assert r["calibration"].startswith("uncalibrated")
 
 
-def test_reason_in_words_with_side():
-    r = risk_signal({"mouth_corner_height_diff_mm": -3.2, "brow_height_diff_mm": 0.4})
-    assert r["level"] == "high"
+def test_reason_in_words_with_side_and_the_limit_it_was_judged_against():
+    r = _signal({MOUTH: -3.2, "brow_height_diff_mm": 0.4}, limits={MOUTH: 2.9})
+    assert r["level"] == "elevated"  # 3.2 / 2.9 = 1.1 deviations: past the limit, below 2x
     assert r["reasons"] == [
-        "mouth-corner height difference 3.2 mm (left lower), beyond the healthy range of 1.5 mm"
+        "mouth-corner height difference 3.2 mm (left corner lower), beyond the healthy range "
+        "of 2.9 mm"
     ]
-    r2 = risk_signal({"eye_opening_diff_mm": 1.8})
-    assert r2["level"] == "elevated"
-    assert "right eye narrower" in r2["reasons"][0]
+    assert "right eye narrower" in _signal({"eye_opening_diff_mm": 1.8})["reasons"][0]
 
 
-@pytest.mark.parametrize("name", sorted(DEFAULT_MEASURES))
-def test_levels_monotonic_in_each_measure(name):
-    limit = DEFAULT_MEASURES[name].limit
-    values = np.linspace(0, 5 * limit, 101)
+@pytest.mark.parametrize("name", RISK_MEASURES)
+def test_default_levels_sit_at_the_registry_limit_and_twice_it(name):
+    limit = measure(name).default_limit
     for sign in (1, -1):
-        out = [risk_signal({name: sign * v}) for v in values]
-        scores = [o["score"] for o in out]
-        levels = [ORDER[o["level"]] for o in out]
-        assert all(np.diff(scores) >= 0)
-        assert all(np.diff(levels) >= 0)
-        assert levels[0] == 0 and levels[-1] == 2
-        # the boundaries sit at the limit and at twice the limit
-        assert risk_signal({name: sign * 0.99 * limit})["level"] == "low"
-        assert risk_signal({name: sign * 1.01 * limit})["level"] == "elevated"
-        assert risk_signal({name: sign * 2.01 * limit})["level"] == "high"
+        assert _signal({name: sign * 0.99 * limit})["level"] == "low"
+        assert _signal({name: sign * 1.01 * limit})["level"] == "elevated"
+        assert _signal({name: sign * 2.01 * limit})["level"] == "high"
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.floats(min_value=-20, max_value=20, allow_nan=False),
-    st.floats(min_value=-20, max_value=20, allow_nan=False),
-    st.floats(min_value=-5, max_value=5, allow_nan=False),
-)
-def test_score_bounded_and_never_falls_when_a_measure_grows(mouth, delta, eye):
-    base = {"mouth_corner_height_diff_mm": mouth, "eye_opening_diff_mm": eye}
-    grown = dict(base, mouth_corner_height_diff_mm=np.sign(mouth or 1) * (abs(mouth) + abs(delta)))
-    a, b = risk_signal(base), risk_signal(grown)
-    assert 0 <= a["score"] <= 1 and 0 <= b["score"] <= 1
-    assert b["score"] >= a["score"]
-    assert ORDER[b["level"]] >= ORDER[a["level"]]
-    assert measure_score(mouth, 1.5) == measure_score(-mouth, 1.5)
+@given(st.floats(0, 20), st.floats(0, 20), st.floats(0, 5))
+def test_score_never_falls_when_a_deviation_grows(mouth, delta, eye):
+    for model in (DEFAULT_RISK_MODEL, _logistic()):
+        a = model.scores(np.array([[mouth, np.nan, eye, np.nan, np.nan, np.nan]]))[0]
+        b = model.scores(np.array([[mouth + delta, np.nan, eye, np.nan, np.nan, np.nan]]))[0]
+        assert b >= a - 1e-12
+        assert ORDER[model.level(b)] >= ORDER[model.level(a)]
 
 
-def test_learned_ranges_override_defaults():
+def _logistic() -> RiskModel:
+    models, _ = _fitted()
+    return models["logistic"]
+
+
+def _fitted():
+    """Both scorers fitted on 60 people: originals with healthy-sized deviations and a
+    variant whose mouth deviation is raised by an injected droop."""
     rng = np.random.default_rng(0)
-    healthy = pl.DataFrame(
-        {
-            "mouth_corner_height_diff_mm": rng.normal(0, 0.5, 200),
-            "eye_opening_diff_mm": [None] * 200,
-        }
-    )
-    ranges = healthy_ranges_from_data(healthy)
-    assert set(ranges) == {"mouth_corner_height_diff_mm"}
-    assert 0.7 < ranges["mouth_corner_height_diff_mm"] < 1.3  # 95% of |N(0, 0.5)| ~ 0.98
-    face = {"mouth_corner_height_diff_mm": -1.3}
-    assert risk_signal(face)["level"] == "low"  # default limit 1.5
-    learned = risk_signal(face, healthy_ranges=ranges)
-    assert learned["level"] == "elevated"
-    assert (
-        f"healthy range of {ranges['mouth_corner_height_diff_mm']:.2f} mm" in learned["reasons"][0]
-    )
-    with pytest.raises(ValueError):
-        risk_signal(face, healthy_ranges={"mouth_corner_height_diff_mm": 0.0})
+    n = 60
+    healthy = rng.gamma(2.0, 0.25, size=(n, len(RISK_MEASURES)))
+    droop = healthy.copy()
+    droop[:, 0] += rng.uniform(1.0, 2.5, n)
+    devs = np.vstack([healthy, droop])
+    y = np.r_[np.zeros(n), np.ones(n)].astype(int)
+    subjects = np.r_[np.arange(n), np.arange(n)].astype(str)
+    return fit_risk_models(devs, y, subjects, seed=0)
 
 
-def test_video_summary_names_are_understood():
-    r = risk_signal({"mouth_corner_height_diff_mm_median": -2.4})
-    assert r["level"] == "elevated" and "left lower" in r["reasons"][0]
+def test_levels_come_from_the_healthy_scores():
+    models, scores = _fitted()
+    for method, model in models.items():
+        healthy = scores.filter((scores["method"] == method) & (scores["label"] == 0))
+        elevated_at, high_at = level_thresholds(healthy["score"].to_numpy())
+        assert (model.elevated_at, model.high_at) == (elevated_at, high_at)
+        share_high = float((healthy["score"].to_numpy() >= high_at).mean())
+        assert share_high <= 0.05  # by construction about 2.5 %
+    assert models["logistic"].coef[0] > 0  # the mouth deviation raises the score
 
 
-def test_with_a_model_the_score_is_its_probability():
-    rng = np.random.default_rng(1)
-    cols = ["mouth_corner_height_diff_mm", "eye_opening_diff_mm"]
-    X = rng.normal(size=(200, 2)) * [1.5, 0.8]
-    y = (X[:, 0] < -0.8).astype(int)  # left-corner droop is the positive class
-    model = fit_small(candidate_models()["logreg"], X, y)
-    droop = {"mouth_corner_height_diff_mm": -3.0, "eye_opening_diff_mm": 0.1}
-    r = risk_signal(droop, model=model, feature_cols=cols, model_id="abc123def456")
-    expected = model.predict_proba(np.array([[-3.0, 0.1]]))[0, 1]
-    assert r["score"] == pytest.approx(expected, abs=1e-4)
-    assert r["model"] == "abc123def456" and r["level"] == "high"
-    assert r["reasons"][0].startswith("classifier probability")
-    assert any("left lower" in s for s in r["reasons"][1:])
-    # a missing feature is passed as NaN and reported
-    partial = risk_signal({"mouth_corner_height_diff_mm": 2.5}, model=model, feature_cols=cols)
-    assert "1 of 2 features missing" in partial["reasons"][0]
-    assert partial["level"] == "low"
-    with pytest.raises(ValueError):
-        risk_signal(droop, model=model)
+def test_stored_model_round_trips_as_plain_numbers():
+    model = _logistic()
+    again = RiskModel.from_table(model.to_table())
+    devs = np.array([[1.5, 0.2, 0.3, np.nan, 0.4, 0.1]])
+    assert again.scores(devs)[0] == pytest.approx(model.scores(devs)[0])
+    assert again == model
+    assert dev_columns()[0] == f"{MOUTH}_dev"

@@ -6,10 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from facesym_pipeline.lib.measure.feature_dictionary import HEALTHY_ABS_MAX, feature_dictionary
+from facesym_pipeline.lib.measure.feature_dictionary import feature_dictionary
 from facesym_pipeline.lib.measure.functional import COLUMNS as FUNCTIONAL_COLUMNS
 from facesym_pipeline.lib.measure.functional import functional_features
 from facesym_pipeline.lib.measure.media_summary import ROM_COLUMNS, summarise_media
+from facesym_pipeline.lib.measure.registry import default_limits
 from facesym_pipeline.lib.measure.symmetry import COLUMNS as SYMMETRY_COLUMNS
 from facesym_pipeline.lib.measure.symmetry import CORNER_COLUMNS, symmetry_features
 from facesym_pipeline_tests.helpers import still, video
@@ -76,7 +77,7 @@ def test_fraction_beyond_healthy_range_uses_given_or_default_limits():
         {"media_id": ["v"] * 4, "frame_index": [0, 1, 2, 3], "mouth_corner_height_diff_mm": values}
     )
     default = summarise_media(frames).row(0, named=True)
-    assert HEALTHY_ABS_MAX["mouth_corner_height_diff_mm"] == 3.0
+    assert default_limits()["mouth_corner_height_diff_mm"] == 2.0  # 2 of the 4 beyond
     assert default["mouth_corner_height_diff_mm_frac_out"] == pytest.approx(0.5)
     strict = summarise_media(frames, {"mouth_corner_height_diff_mm": 0.75}).row(0, named=True)
     assert strict["mouth_corner_height_diff_mm_frac_out"] == pytest.approx(0.75)
