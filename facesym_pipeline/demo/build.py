@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from facesym_pipeline.lib.code_version import code_version
+from facesym_pipeline.lib.store.hashing import sha256_file
 
 DEMO_IMAGES = "demo"
 DEMO_VIDEOS = "demo-video"
@@ -19,11 +20,20 @@ DEMO_CONFOUNDED = "demo-confounded"
 
 
 def _stamp(seed: int) -> dict:
-    return {"seed": seed, "code_version": code_version()}
+    # The population's pins are JSON, outside the code version: a changed pin rebuilds too.
+    from facesym_pipeline.demo.population import PINS_FILE
+
+    return {"seed": seed, "code_version": code_version(), "pins": sha256_file(PINS_FILE)}
 
 
 def build_demo_datasets(root: Path, seed: int = 7, force: bool = False) -> Iterator[str]:
     from facesym_pipeline.demo.images import build_demo_images
+    from facesym_pipeline.demo.reference import (
+        REFERENCE,
+        REFERENCE_INJECTED,
+        build_reference,
+        build_reference_injected,
+    )
     from facesym_pipeline.demo.videos import build_demo_videos
 
     root.mkdir(parents=True, exist_ok=True)
@@ -31,6 +41,9 @@ def build_demo_datasets(root: Path, seed: int = 7, force: bool = False) -> Itera
         (DEMO_IMAGES, build_demo_images),
         (DEMO_CONFOUNDED, partial(build_demo_images, confound=True)),
         (DEMO_VIDEOS, build_demo_videos),
+        # The normative population (nothing random in it, so the seed is not passed on).
+        (REFERENCE, lambda folder, seed: build_reference(folder)),
+        (REFERENCE_INJECTED, lambda folder, seed: build_reference_injected(folder)),
     )
     for name, build in builders:
         folder = root / name
