@@ -40,15 +40,13 @@ def _media(inventory: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory, population_cache, samples):
+def warehouse(tmp_path_factory, population_cache):
     root = tmp_path_factory.mktemp("reference")
     build_reference(root / "data" / REFERENCE, subjects=PEOPLE)
     build_reference_injected(root / "data" / REFERENCE_INJECTED, PEOPLE, INJECTIONS)
     instance = dg.DagsterInstance.ephemeral()
     for key in (REFERENCE, REFERENCE_INJECTED):
-        result = materialize_partition(
-            ASSETS, key, root / "data", root / "wh", instance=instance, workers=2
-        )
+        result = materialize_partition(ASSETS, key, root / "data", root / "wh", instance=instance)
         assert result.success, key
     return Lake(root / "wh")
 
