@@ -101,8 +101,10 @@ def dilate(mask: np.ndarray, fps: float, margin_s: float) -> np.ndarray:
     k = int(round(margin_s * fps))
     if k <= 0 or not mask.any():
         return mask.copy()
-    hits = np.convolve(mask.astype(int), np.ones(2 * k + 1, dtype=int), mode="same")
-    return hits > 0
+    # "full" then the centre slice: numpy's "same" returns the kernel's length when the
+    # kernel is longer than a very short series.
+    hits = np.convolve(mask.astype(int), np.ones(2 * k + 1, dtype=int), mode="full")
+    return hits[k : k + mask.size] > 0
 
 
 def remove_expression_component(

@@ -7,6 +7,7 @@ import polars as pl
 from facesym_pipeline.demo.synthetic_series import synthetic_video
 from facesym_pipeline.lib.temporal.config import TemporalConfig
 from facesym_pipeline.lib.temporal.expression import (
+    dilate,
     expression_balance,
     remove_expression_component,
     rom_ratio,
@@ -79,3 +80,11 @@ def test_expression_held_throughout_leaves_values_unchanged():
     active = rising > 0
     adjusted = remove_expression_component(t, smiling, active, rising)
     assert abs(np.median(adjusted[active]) - 0.5) < 0.3
+
+
+def test_dilation_keeps_the_length_of_a_series_shorter_than_its_margin():
+    # Two frames at 5 fps with a 0.4 s margin: the kernel (5) is longer than the series.
+    assert dilate(np.array([True, False]), 5.0, 0.4).tolist() == [True, True]
+    long = np.zeros(20, dtype=bool)
+    long[10] = True
+    assert np.flatnonzero(dilate(long, 5.0, 0.4)).tolist() == [8, 9, 10, 11, 12]
