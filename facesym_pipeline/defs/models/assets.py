@@ -16,6 +16,11 @@ class ClassifierConfig(dg.Config):
     partitions: list[str] | None = Field(
         default=None, description="Dataset partitions to train on (None: every labelled one)"
     )
+    exclude: list[str] = Field(
+        default=["reference", "reference-injected"],
+        description="Partitions never trained on: the normative population is the risk "
+        "model's, and its held-out people must stay unseen",
+    )
     seed: int = Field(default=0, description="Seed of folds, models and bootstrap")
     n_boot: int = Field(default=1000, description="Bootstrap resamples per confidence interval")
 
@@ -30,6 +35,8 @@ def asymmetry_classifier(
     features = lake.read_all("media_features")
     if config.partitions is not None:
         features = features.filter(features["dataset"].is_in(config.partitions))
+    if features.height:
+        features = features.filter(~features["dataset"].is_in(config.exclude))
     reason = why_not_trainable(training_frame(features))
     if reason is not None:
         # Unlabelled data is normal input: say so instead of failing the catalog's run.
