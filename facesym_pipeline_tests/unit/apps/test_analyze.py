@@ -29,7 +29,8 @@ SCHEMA_KEYS = {
 
 
 def _run(path: Path, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
-    # An empty warehouse: no trained model, so the rule-based signal is used.
+    # An empty warehouse: no normative ranges or risk model, so the uncalibrated rule on the
+    # registry's default limits is used, and the report says so.
     env = {"FACESYM_WAREHOUSE": str(tmp_path / "wh"), "PATH": str(Path(sys.executable).parent)}
     return subprocess.run(
         [sys.executable, "-m", "facesym_pipeline.apps.cli", "analyze", str(path), *flags],
@@ -48,8 +49,10 @@ def test_image_json_follows_the_schema(tmp_path, samples):
     assert report["frames_analyzed"] == 1
     assert isinstance(report["features"]["mouth_corner_height_diff_mm"], float)
     risk = report["risk"]
-    assert 0.0 <= risk["score"] <= 1.0 and risk["level"] in {"low", "elevated", "high"}
-    assert risk["model"] == "rule-based"
+    # The rule's score is the largest deviation in units of the healthy limit.
+    assert risk["score"] >= 0.0 and risk["level"] in {"low", "elevated", "high"}
+    assert risk["model"] == "rule" and risk["calibration"].startswith("uncalibrated")
+    assert risk["ranges"].startswith("no normative ranges")
     assert "not a diagnosis" in report["disclaimer"]
 
 
@@ -68,7 +71,7 @@ def test_video_has_frames_and_a_temporal_summary(tmp_path, samples):
 def test_human_readable_form_has_units_and_disclaimer(tmp_path, samples):
     text = _run(sample_path("biden.jpg"), tmp_path).stdout
     assert "mouth-corner height difference (L-R)" in text and " mm" in text
-    assert "risk signal:" in text and "rule-based" in text
+    assert "risk signal:" in text and "uncalibrated: registry default limits" in text
     assert "not a diagnosis" in text
 
 
