@@ -71,7 +71,9 @@ def crop_arrays(
 def to_tensor(batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float32 on `device`, fixed scaling."""
     t = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
-    return (t.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_SCALE
+    # Contiguous NCHW: the permuted (channels-last strided) view crashed this torch CPU
+    # build's convolution backward on some batches (heap corruption in the region network).
+    return ((t.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_SCALE).contiguous()
 
 
 def tensor_batch(

@@ -130,3 +130,11 @@ def test_predictor_on_a_real_face(samples, model_path):
     for net in (FullFaceCNN(**SMALL), RegionCNN(**SMALL)):
         p = cnn_predictor(net.eval())(items)
         assert 0.0 <= p[0] <= 1.0 and np.isnan(p[1])
+
+
+def test_batches_reach_the_networks_as_contiguous_nchw():
+    # The channels-last strided view of the crops crashed convolution backward.
+    from facesym_pipeline.lib.image_models.datasets import to_tensor
+
+    t = to_tensor(np.zeros((4, 42, 64, 3), dtype=np.uint8))
+    assert t.shape == (4, 3, 42, 64) and t.is_contiguous()
