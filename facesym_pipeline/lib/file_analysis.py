@@ -26,6 +26,7 @@ from facesym_pipeline.lib.face.landmarker import LandmarkSession, MediaTask
 from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
 from facesym_pipeline.lib.face.quality import QualityThresholds, judge_frames, passed_frames
 from facesym_pipeline.lib.measure.feature_tables import (
+    frame_features,
     functional_table,
     media_feature_table,
     still_media,
@@ -48,8 +49,9 @@ class Analyzer:
         self.session = LandmarkSession(resolve_model())
         self.sample_fps = sample_fps
         lake = Lake(warehouse_dir or warehouse_root())
-        self.ranges = _latest(lake, "healthy_ranges")
-        stored = _latest(lake, "risk_model")
+        # An empty table is a fit that had no population: the fallbacks apply.
+        self.ranges = _non_empty(lake.read_optional("healthy_ranges"))
+        stored = _non_empty(lake.read_optional("risk_model"))
         self.risk_model = DEFAULT_RISK_MODEL if stored is None else RiskModel.from_table(stored)
         self.calibration = (
             "normative ranges of the reference population"
@@ -107,12 +109,7 @@ class Analyzer:
         return report
 
     def _risk(self, symmetry: pl.DataFrame, functional: pl.DataFrame) -> dict:
-        frames = symmetry.join(
-            functional.select([c for c in functional.columns if c not in symmetry.columns
-                               or c in ("media_id", "frame_index")]),
-            on=["media_id", "frame_index"], how="left",
-        )  # fmt: skip
-        devs = deviations(frames, self.ranges, RISK_MEASURES)
+        devs = deviations(frame_features(symmetry, functional), self.ranges, RISK_MEASURES)
         per_media = media_deviations(devs.drop("dataset", strict=False)).row(0, named=True)
         values = devs.select(
             pl.col(m).cast(pl.Float64).fill_nan(None).median() for m in RISK_MEASURES
@@ -159,9 +156,5 @@ def _temporal_summary(symmetry, functional, inventory, thresholds: dict[str, flo
     return _clean({k: row.get(k) for k in keep})
 
 
-def _latest(lake: Lake, table: str) -> pl.DataFrame | None:
-    """The warehouse's table, or None when it was never materialised or is empty."""
-    if table not in lake.tables():
-        return None
-    frame = lake.read(table, None)
-    return frame if frame.height else None
+def _non_empty(frame: pl.DataFrame | None) -> pl.DataFrame | None:
+    return frame if frame is not None and frame.height else None

@@ -13,10 +13,14 @@ from facesym_pipeline.defs.resources import WarehouseResource
 from facesym_pipeline.lib.classify.population_tables import load_population, population_media
 from facesym_pipeline.lib.classify.risk import RISK_MODEL_SCHEMA, RiskModel
 from facesym_pipeline.lib.classify.risk_fit import fit_risk, why_not_fittable
-from facesym_pipeline.lib.classify.validity import VALIDITY_SCHEMA, validity_rows
-from facesym_pipeline.lib.measure.calibration import calibration_pairs
+from facesym_pipeline.lib.classify.validity import (
+    VALIDITY_SCHEMA,
+    calibration_by_person,
+    quality_by_person,
+    validity_rows,
+)
 from facesym_pipeline.lib.measure.normative import NORMATIVE_SCHEMA, fit_normative_ranges
-from facesym_pipeline.lib.measure.reference_split import FIT, with_split
+from facesym_pipeline.lib.measure.reference_split import FIT
 from facesym_pipeline.lib.media.labels import read_labels_table
 from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
 from facesym_pipeline.lib.render.validity_plot import validity_plot
@@ -31,10 +35,6 @@ class ReferenceConfig(dg.Config):
         description="Dataset partition of the same people with injected asymmetry",
     )
     seed: int = Field(default=0, description="Seed of bootstrap resampling and folds")
-
-
-def _optional(lake, table: str) -> pl.DataFrame | None:
-    return lake.read(table, None) if table in lake.tables() else None
 
 
 def _labels(warehouse: WarehouseResource, key: str) -> pl.DataFrame | None:
@@ -80,7 +80,7 @@ def risk_model(config: ReferenceConfig, warehouse: WarehouseResource) -> dg.Mate
     rule and a logistic model over deviations from the healthy ranges, the better one on
     held-out people kept (stored as plain numbers, loadable without running code)."""
     lake = warehouse.lake
-    ranges = _optional(lake, "healthy_ranges")
+    ranges = lake.read_optional("healthy_ranges")
     frames = load_population(lake, config.injected, _labels(warehouse, config.injected))
     media = None if frames is None else population_media(frames, ranges)
     reason = why_not_fittable(media)
@@ -117,8 +117,8 @@ def validity_report(config: ReferenceConfig, warehouse: WarehouseResource) -> dg
     false-alarm rates by level, ranking AUC by injected size and renderer, calibration per
     renderer, spread across pose in real videos and rejection rates, with intervals."""
     lake = warehouse.lake
-    ranges = _optional(lake, "healthy_ranges")
-    stored = _optional(lake, "risk_model")
+    ranges = lake.read_optional("healthy_ranges")
+    stored = lake.read_optional("risk_model")
     reference = load_population(lake, config.reference, None)
     if stored is None or stored.height == 0 or reference is None:
         path = lake.write("validity_report", None, pl.DataFrame(schema=VALIDITY_SCHEMA))
@@ -132,18 +132,11 @@ def validity_report(config: ReferenceConfig, warehouse: WarehouseResource) -> dg
     injected = load_population(lake, config.injected, labels)
     injected_media = None if injected is None else population_media(injected, ranges)
     calibration = None
-    if injected is not None and labels is not None and "renderer" in labels.columns:
-        measured = lake.read("media_features", config.injected)
-        calibration = with_split(
-            calibration_pairs(measured, labels).join(
-                labels.select("file", "renderer", "subject_id"), on="file", how="left"
-            )
-        )
-    quality = with_split(
-        lake.read("frame_quality", config.reference).join(
-            lake.read("media_inventory", config.reference).select("media_id", "subject_id"),
-            on="media_id",
-        )
+    if injected is not None and labels is not None:
+        calibration = calibration_by_person(lake.read("media_features", config.injected), labels)
+    quality = quality_by_person(
+        lake.read("frame_quality", config.reference),
+        lake.read("media_inventory", config.reference),
     )
     table = validity_rows(reference, population_media(reference, ranges), injected_media,
                           calibration, quality, model, config.seed)  # fmt: skip

@@ -67,7 +67,7 @@ def temporal_trends(
     key = context.partition_key
     lake = warehouse.lake
     series = lake.read("temporal_series", key)
-    ranges = _optional(lake, "healthy_ranges")
+    ranges = lake.read_optional("healthy_ranges")
     thresholds = pooled_limits(ranges)
     trends, analyses = build_temporal_trends(series.drop("dataset"), thresholds)
     names = lake.read("media_inventory", key).select("media_id", "relpath").unique("media_id")
@@ -101,13 +101,6 @@ def temporal_trends(
             ),
         )
     )
-
-
-def _optional(lake, table: str):
-    try:
-        return lake.read(table, None)
-    except FileNotFoundError:
-        return None
 
 
 class SequenceModelConfig(dg.Config):

@@ -8,11 +8,11 @@ from __future__ import annotations
 import polars as pl
 
 from facesym_pipeline.lib.classify.risk import RISK_MEASURES, media_deviations
+from facesym_pipeline.lib.measure.feature_tables import frame_features
 from facesym_pipeline.lib.measure.normative import deviations
 from facesym_pipeline.lib.measure.reference_split import with_split
 from facesym_pipeline.lib.store.lake import Lake
 
-FRAME_KEYS = ("dataset", "media_id", "frame_index")
 # Ground-truth columns of an injected dataset's labels.csv carried to every media row.
 TRUTH_COLUMNS = ("kind", "side", "droop_mm", "ptosis_mm", "renderer")
 
@@ -25,8 +25,7 @@ def population_frames(
 ) -> pl.DataFrame:
     """Per passed frame: symmetry and functional features, subject_id, label, relpath,
     split, and the injected ground truth where `labels` (labels.csv) gives one."""
-    extra = [c for c in functional.columns if c not in symmetry.columns or c in FRAME_KEYS]
-    frames = symmetry.join(functional.select(extra), on=list(FRAME_KEYS), how="left")
+    frames = frame_features(symmetry, functional)
     who = (
         inventory.filter(pl.col("status") == "ok")
         .select("dataset", "media_id", "relpath", "kind", "label", "subject_id")

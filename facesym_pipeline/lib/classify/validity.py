@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 
 from facesym_pipeline.lib.classify.risk import RiskModel, deviation_matrix
-from facesym_pipeline.lib.measure.calibration import fit_summary
-from facesym_pipeline.lib.measure.reference_split import HELD_OUT
+from facesym_pipeline.lib.measure.calibration import calibration_pairs, fit_summary
+from facesym_pipeline.lib.measure.reference_split import HELD_OUT, with_split
 
 VALIDITY_SCHEMA = {
     "section": pl.String,
@@ -162,6 +162,22 @@ def rejection_rates(quality: pl.DataFrame) -> list[dict]:
     for reason, count in sorted(reasons.iter_rows()):
         rows.append(_row("rejection_rate", reason, n, count / n, *wilson(count, n)))
     return rows
+
+
+def calibration_by_person(measured: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame | None:
+    """`calibration_pairs` of an injected dataset with each pair's renderer, subject and
+    split (None when its labels name no renderer)."""
+    if "renderer" not in labels.columns:
+        return None
+    pairs = calibration_pairs(measured, labels).join(
+        labels.select("file", "renderer", "subject_id"), on="file", how="left"
+    )
+    return with_split(pairs)
+
+
+def quality_by_person(quality: pl.DataFrame, inventory: pl.DataFrame) -> pl.DataFrame:
+    """`frame_quality` rows with the subject and split of their media."""
+    return with_split(quality.join(inventory.select("media_id", "subject_id"), on="media_id"))
 
 
 def held_out(frame: pl.DataFrame) -> pl.DataFrame:

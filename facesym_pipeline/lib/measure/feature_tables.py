@@ -78,6 +78,14 @@ def functional_table(frames: pl.DataFrame, symmetry: pl.DataFrame) -> pl.DataFra
     return pl.concat([keys, functional, raw], how="horizontal")
 
 
+def frame_features(symmetry: pl.DataFrame, functional: pl.DataFrame) -> pl.DataFrame:
+    """Per frame: every symmetry column and the functional columns it lacks (blendshape
+    asymmetries and raw scores), joined on the frame keys both tables carry."""
+    keys = [k for k in KEYS if k in symmetry.columns and k in functional.columns]
+    extra = [c for c in functional.columns if c not in symmetry.columns or c in keys]
+    return symmetry.join(functional.select(extra), on=keys, how="left")
+
+
 def media_feature_table(
     symmetry: pl.DataFrame, functional: pl.DataFrame, inventory: pl.DataFrame
 ) -> pl.DataFrame:

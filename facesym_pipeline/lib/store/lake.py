@@ -57,6 +57,14 @@ class Lake:
             )
         return pl.read_parquet(path)
 
+    def read_optional(self, table: str, key: str | None = None) -> pl.DataFrame | None:
+        """The partition's table, or None when it was never written (a table that is
+        optional for its reader, such as fitted ranges a fallback can replace)."""
+        try:
+            return self.read(table, key)
+        except FileNotFoundError:
+            return None
+
     def read_all(self, table: str) -> pl.DataFrame:
         """Every partition of a table (empty frame when there is none)."""
         files = self.files(table)
