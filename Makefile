@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: demo test test-fast dev install lint bench clean-warehouse
+.PHONY: demo test test-fast dev install lint validate browser-deps bench clean-warehouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check facesym_pipeline facesym_pipeline_tests bench
 	$(BIN)/ruff format --check facesym_pipeline facesym_pipeline_tests bench
 
-test: $(STAMP) lint
+# Loads every definition the way the UI does (component YAML, assets, checks, jobs, sensors).
+validate: $(STAMP)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
+
+# Debian's Chromium for the browser test (Playwright cannot download its own browser here).
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: $(STAMP) lint validate browser-deps
 	$(BIN)/facesym samples > /dev/null
 	$(BIN)/python -m pytest -q
 
