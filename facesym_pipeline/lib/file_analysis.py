@@ -9,6 +9,7 @@ diagnosis; the report is a plain dict
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from facesym_pipeline.lib.classify.risk import (
 from facesym_pipeline.lib.face.landmark_table import landmark_rows
 from facesym_pipeline.lib.face.landmarker import LandmarkSession, MediaTask
 from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
+from facesym_pipeline.lib.face.native_log import NATIVE_LOG_ENV
 from facesym_pipeline.lib.face.quality import QualityThresholds, judge_frames, passed_frames
 from facesym_pipeline.lib.measure.feature_tables import (
     frame_features,
@@ -46,9 +48,13 @@ class Analyzer:
     """Holds one landmark session and the latest model for a series of files."""
 
     def __init__(self, warehouse_dir: Path | None = None, sample_fps: float = 5.0):
-        self.session = LandmarkSession(resolve_model())
+        warehouse_dir = warehouse_dir or warehouse_root()
+        # MediaPipe's native log lines go to a file (FACESYM_NATIVE_LOG, else
+        # <warehouse>/logs/native.log), not into the report on the terminal.
+        native_log = None if os.environ.get(NATIVE_LOG_ENV) else warehouse_dir / "logs/native.log"
+        self.session = LandmarkSession(resolve_model(), native_log=native_log)
         self.sample_fps = sample_fps
-        lake = Lake(warehouse_dir or warehouse_root())
+        lake = Lake(warehouse_dir)
         # An empty table is a fit that had no population: the fallbacks apply.
         self.ranges = _non_empty(lake.read_optional("healthy_ranges"))
         stored = _non_empty(lake.read_optional("risk_model"))

@@ -44,16 +44,21 @@ def landmark_pass_for_dataset(
     workers: int,
     progress: Callable[[int, int], None] | None = None,
     hands: bool | Path = True,
+    native_log: Path | None = None,
 ) -> pl.DataFrame:
     """`hands`: True measures the hand cover with the verified hand bundle, a path uses that
-    bundle, False leaves `hand_cover` null."""
+    bundle, False leaves `hand_cover` null. MediaPipe's native log lines (this process and
+    the workers) go to `native_log`, default FACESYM_NATIVE_LOG or
+    warehouse/logs/native.log, never to the terminal."""
     dataset = inventory["dataset"][0] if inventory.height else ""
     tasks, planned = media_tasks(inventory, frames, folder)
     if not tasks:
         return pl.DataFrame(schema=FACE_LANDMARKS_SCHEMA)
     results = []
     step = max(1, len(tasks) // 10)
-    for done, result in enumerate(run_landmark_pass(tasks, model_path, workers, hands), start=1):
+    for done, result in enumerate(
+        run_landmark_pass(tasks, model_path, workers, hands, native_log), start=1
+    ):
         results.append(result)
         if progress and (done % step == 0 or done == len(tasks)):
             progress(done, len(tasks))

@@ -16,6 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facesym_pipeline.lib.face.native_log import (
+    QuietNative,
+    native_log_path,
+    native_logs_to,
+    send_native_logs_to,
+)
 from facesym_pipeline.lib.face.occlusion import HandCover
 from facesym_pipeline.lib.face.refine import REFINED_POINTS, refine_points
 from facesym_pipeline.lib.media.decode import MediaError, iter_video_frames, load_image_rgb
@@ -90,10 +96,17 @@ def _options(model_path: str, video: bool):
     )
 
 
-def create_landmarker(model_path: str | Path, video: bool = False):
+def create_landmarker(
+    model_path: str | Path, video: bool = False, native_log: str | Path | None = None
+):
+    """A FaceLandmarker whose native log lines (creation, every call, closing) go to the
+    native log file (`lib.face.native_log`: `native_log`, else FACESYM_NATIVE_LOG, else
+    warehouse/logs/native.log), not to the terminal."""
     from mediapipe.tasks.python import vision
 
-    return vision.FaceLandmarker.create_from_options(_options(str(model_path), video))
+    with native_logs_to(native_log) as log_path:
+        landmarker = vision.FaceLandmarker.create_from_options(_options(str(model_path), video))
+    return QuietNative(landmarker, log_path)
 
 
 def to_mp_image(rgb: np.ndarray):
@@ -188,21 +201,29 @@ class LandmarkSession:
     previous one ended, behind a blank frame that makes the tracker drop the old face.
 
     `hands`: True measures the hand cover with the verified hand bundle, a path uses that
-    bundle, False leaves `hand_cover` unmeasured (None).
+    bundle, False leaves `hand_cover` unmeasured (None). Native log lines go to `native_log`
+    (default: `lib.face.native_log.native_log_path()`).
     """
 
     _RESET_FRAME = np.zeros((64, 64, 3), dtype=np.uint8)
 
-    def __init__(self, model_path: str | Path, hands: bool | str | Path = True):
+    def __init__(
+        self,
+        model_path: str | Path,
+        hands: bool | str | Path = True,
+        native_log: str | Path | None = None,
+    ):
         self.model_path = str(model_path)
-        self._image = create_landmarker(self.model_path)
+        self.native_log = native_log_path(native_log)
+        self._image = create_landmarker(self.model_path, native_log=self.native_log)
         self._video = None
         self._clock_ms = 0
         self._hands = None
         if hands is not False:
             from facesym_pipeline.lib.face.landmarker_bundle import resolve_hand_model
 
-            self._hands = HandCover(resolve_hand_model() if hands is True else hands)
+            bundle = resolve_hand_model() if hands is True else hands
+            self._hands = HandCover(bundle, native_log=self.native_log)
 
     def close(self) -> None:
         self._image.close()
@@ -252,7 +273,7 @@ class LandmarkSession:
 
     def _start_video(self) -> None:
         if self._video is None:
-            self._video = create_landmarker(self.model_path, video=True)
+            self._video = create_landmarker(self.model_path, True, self.native_log)
         else:
             self._clock_ms += 1000
             self._video.detect_for_video(to_mp_image(self._RESET_FRAME), self._clock_ms)
@@ -302,9 +323,11 @@ def _prefetched(items, depth: int):
 _worker_state: dict = {}
 
 
-def _init_worker(model_path: str, hands: bool | str) -> None:
+def _init_worker(model_path: str, hands: bool | str, native_log: str) -> None:
+    # The worker only runs native code: all of its stderr goes to the log file, for good.
+    send_native_logs_to(native_log)
     cv2.setNumThreads(1)
-    _worker_state["session"] = LandmarkSession(model_path, hands)
+    _worker_state["session"] = LandmarkSession(model_path, hands, native_log)
 
 
 def _run_in_worker(batch: list[MediaTask]) -> list[MediaResult]:
@@ -338,10 +361,12 @@ def run_landmark_pass(
     model_path: str | Path,
     workers: int | None = None,
     hands: bool | str | Path = True,
+    native_log: str | Path | None = None,
 ) -> Iterable[MediaResult]:
     """Yield one MediaResult per task, in task order; workers<=1 runs in this process.
-    `hands` as in LandmarkSession."""
+    `hands` and `native_log` as in LandmarkSession."""
     tasks = list(tasks)
+    native_log = native_log_path(native_log)  # resolved here, where the caller's env is
     if hands is True:  # resolved (and hash-checked) once here, not in every worker
         from facesym_pipeline.lib.face.landmarker_bundle import resolve_hand_model
 
@@ -349,7 +374,7 @@ def run_landmark_pass(
     workers = default_workers() if workers is None else workers
     work = batches(tasks, images_per_batch=max(1, min(16, len(tasks) // (2 * max(workers, 1)))))
     if workers <= 1 or len(work) <= 1:
-        with LandmarkSession(model_path, hands) as session:
+        with LandmarkSession(model_path, hands, native_log) as session:
             for batch in work:
                 yield from session.analyse(batch)
         return
@@ -359,7 +384,7 @@ def run_landmark_pass(
         max_workers=min(workers, len(work)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(str(model_path), hands if hands is False else str(hands)),
+        initargs=(str(model_path), hands if hands is False else str(hands), str(native_log)),
     ) as pool:
         for results in pool.map(_run_in_worker, work, chunksize=1):
             yield from results

@@ -24,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facesym_pipeline.lib.face.native_log import QuietNative, native_logs_to
+
 FACE_OVAL = (
     10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
     377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
@@ -55,19 +57,27 @@ class HandCover:
 
     Holds one IMAGE-mode HandLandmarker: create one per worker and close it."""
 
-    def __init__(self, bundle: str | Path, settings: HandSettings = HandSettings()):
+    def __init__(
+        self,
+        bundle: str | Path,
+        settings: HandSettings = HandSettings(),
+        native_log: str | Path | None = None,
+    ):
+        """`native_log`: where MediaPipe's native log lines go (`lib.face.native_log`)."""
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.settings = settings
-        self._landmarker = vision.HandLandmarker.create_from_options(
-            vision.HandLandmarkerOptions(
-                base_options=BaseOptions(model_asset_path=str(bundle)),
-                running_mode=vision.RunningMode.IMAGE,
-                num_hands=2,
-                min_hand_detection_confidence=settings.min_detection,
-                min_hand_presence_confidence=settings.min_presence,
+        with native_logs_to(native_log) as log_path:
+            landmarker = vision.HandLandmarker.create_from_options(
+                vision.HandLandmarkerOptions(
+                    base_options=BaseOptions(model_asset_path=str(bundle)),
+                    running_mode=vision.RunningMode.IMAGE,
+                    num_hands=2,
+                    min_hand_detection_confidence=settings.min_detection,
+                    min_hand_presence_confidence=settings.min_presence,
+                )
             )
-        )
+        self._landmarker = QuietNative(landmarker, log_path)
 
     def close(self) -> None:
         self._landmarker.close()
