@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -58,6 +59,19 @@ class EpochLog:
 
 
 EpochCallback = Callable[[EpochLog], None]
+
+# Per-epoch lines are detail, not progress: DEBUG on this logger (and on a caller's logger
+# through `on_epoch`, e.g. `context.log.debug(epoch_line(kind, epoch))`).
+logger = logging.getLogger(__name__)
+
+
+def epoch_line(kind: str, epoch: EpochLog) -> str:
+    """One line for one epoch, without run ids."""
+    return (
+        f"{kind} fold {epoch.fold} epoch {epoch.epoch}: train loss {epoch.train_loss:.3f}, "
+        f"val loss {epoch.val_loss:.3f}, val accuracy {epoch.val_accuracy:.2f}"
+        + (" (best)" if epoch.best else "")
+    )
 
 
 @dataclass
@@ -212,6 +226,7 @@ def fit(
             fold, epoch, train_loss, val_loss, val_acc, time.perf_counter() - t0, improved
         )
         history.append(log)
+        logger.debug(epoch_line(kind, log))
         if on_epoch is not None:
             on_epoch(log)
         if epoch >= config.min_epochs and epoch - best_epoch >= config.patience:

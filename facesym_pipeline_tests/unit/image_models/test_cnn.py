@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from facesym_pipeline.lib.image_models.train import (
     TrainConfig,
     cnn_predictor,
     cross_validate,
+    epoch_line,
     fit,
     load_network,
     save_network,
@@ -104,6 +107,18 @@ def test_training_is_deterministic_and_round_trips(kind, tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(batch), a.model(batch))
     assert torch.equal(load_network(save_network(a.model, kind))(batch), loaded(batch))
+
+
+def test_epochs_are_logged_at_debug_level_only(caplog):
+    arrays = _random_arrays(8)
+    config = TrainConfig(epochs=2, batch_size=4, seed=1, network=SMALL, num_threads=1)
+    logger = "facesym_pipeline.lib.image_models.train"
+    with caplog.at_level(logging.DEBUG, logger=logger):
+        result = fit("full_face_cnn", arrays, np.tile([0, 1], 4), np.repeat(list("ab"), 4), config)
+    lines = [r for r in caplog.records if r.name == logger]
+    assert [r.levelno for r in lines] == [logging.DEBUG] * len(result.history) == [10, 10]
+    assert lines[0].getMessage() == epoch_line("full_face_cnn", result.history[0])
+    assert lines[0].getMessage().startswith("full_face_cnn fold -1 epoch 1: train loss ")
 
 
 def test_cross_validate_predicts_every_row_out_of_fold():
