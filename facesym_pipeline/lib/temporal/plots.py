@@ -17,9 +17,21 @@ from facesym_pipeline.lib.temporal.persistence import runs  # noqa: E402
 from facesym_pipeline.lib.temporal.video_trends import VideoTrends
 
 
-def plot_video_trends(series: pl.DataFrame, vt: VideoTrends, dpi: int = 90) -> bytes:
+def plot_video_trends(
+    series: pl.DataFrame, vt: VideoTrends, dpi: int = 90, title: str | None = None
+) -> bytes:
     """PNG bytes: one panel per region (raw frames as dots, smoothed line, +-threshold band,
-    flagged spans in red, smile episodes in grey, onset as a vertical line)."""
+    flagged spans in red, smile episodes in grey, onset as a vertical line), titled by
+    `title` (the video's file name; its media id when not given)."""
+    fig = trend_figure(series, vt, title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def trend_figure(series: pl.DataFrame, vt: VideoTrends, title: str | None = None):
+    """The matplotlib figure of `plot_video_trends` (the caller closes it)."""
     regions = [r for r in REGIONS if r in vt.regions and vt.regions[r].primary is not None]
     fig, axes = plt.subplots(
         max(len(regions), 1), 1, figsize=(8, 1.8 * max(len(regions), 1) + 0.6), sharex=True,
@@ -54,9 +66,7 @@ def plot_video_trends(series: pl.DataFrame, vt: VideoTrends, dpi: int = 90) -> b
         ax.set_title(f"{m.measure}: {vt.regions[r].label}", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("time [s]", fontsize=8)
-    fig.suptitle(f"{vt.media_id[:16]}  trend: {vt.trend_label}  risk: {vt.risk_level}", fontsize=9)
+    name = title or vt.media_id[:16]
+    fig.suptitle(f"{name}   trend: {vt.trend_label}   risk: {vt.risk_level}", fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig

@@ -3,14 +3,20 @@ frame-rate independence of the result, and the PNG / HTML reports."""
 
 import base64
 import io
+import re
 
+import matplotlib.pyplot as plt
 import polars as pl
 import pytest
 from PIL import Image
 
 from facesym_pipeline.demo.synthetic_series import SCENARIOS, scenario_truth, synthetic_video
+from facesym_pipeline.lib.render.trend_report_files import (
+    trend_plots_markdown,
+    write_trend_reports,
+)
 from facesym_pipeline.lib.temporal.html_report import DISCLAIMER, render_dataset_report
-from facesym_pipeline.lib.temporal.plots import plot_video_trends
+from facesym_pipeline.lib.temporal.plots import plot_video_trends, trend_figure
 from facesym_pipeline.lib.temporal.series import build_temporal_series
 from facesym_pipeline.lib.temporal.video_trends import build_temporal_trends
 
@@ -112,4 +118,40 @@ def test_plot_and_html(runs):
     assert page.count("data:image/png;base64,") == 2
     assert base64.b64encode(plots["symmetric_control-0"]).decode() in page
     assert "http://" not in page and "https://" not in page
-    assert page.count("<section>") == trends.height
+    assert page.count('<section id="video-') == trends.height
+
+
+def test_every_video_plot_is_reachable_by_file_name(runs, tmp_path):
+    """The report's gallery holds every video's plot (not only the first few), each titled
+    and captioned by its file name; the metadata markdown names every one."""
+    series, trends, analyses = runs[5]
+    trends = trends.with_columns(relpath=pl.format("clips/{}.mp4", pl.col("media_id")))
+    assert trends.height > 6  # more than the UI shows inline
+    html_path, pngs = write_trend_reports("demo-video", series, trends, analyses, tmp_path)
+    page = html_path.read_text()
+    assert set(pngs) == set(trends["media_id"]) and all(p.exists() for p in pngs.values())
+    assert page.count("data:image/png;base64,") == trends.height
+    for media_id, relpath in trends.select("media_id", "relpath").iter_rows():
+        assert f"<figcaption>{relpath}</figcaption>" in page
+        assert f'alt="trends of {relpath}"' in page
+        assert pngs[media_id].name.startswith(f"trend_{media_id}_")
+    # the index lists the videos by file name, each linking to its plot
+    index = page[page.index('<table class="index">') : page.index("</table>")]
+    listed = re.findall(r'<a href="#video-\d+">([^<]+)</a>', index)
+    assert listed == sorted(trends["relpath"])
+
+    mid = "droop_growing_left-0"
+    fig = trend_figure(series.filter(pl.col("media_id") == mid), analyses[mid], "clips/a.mp4")
+    assert fig._suptitle.get_text().startswith("clips/a.mp4 ")
+    plt.close(fig)
+    untitled = trend_figure(series.filter(pl.col("media_id") == mid), analyses[mid])
+    assert untitled._suptitle.get_text().startswith(mid[:16])  # a hash, cut
+    plt.close(untitled)
+
+    markdown = trend_plots_markdown(trends, pngs, html_path, inline=3)
+    assert markdown.count("data:image/png;base64,") == 3
+    assert all(f"| {relpath} | `{pngs[m]}` |" in markdown for m, relpath in
+               trends.select("media_id", "relpath").iter_rows())  # fmt: skip
+    assert str(html_path) in markdown and f"All {trends.height} plots" in markdown
+    first = sorted(trends["relpath"])[0]
+    assert markdown.startswith(f"**{first}**")
