@@ -123,6 +123,16 @@ def _reject(row: InventoryRow, reason: str) -> InventoryRow:
     return row
 
 
+MEDIA_KINDS = ("image", "video")
+
+
+def usable_media_count(inventory: pl.DataFrame) -> int:
+    """Images and videos that can be analysed. `labels.csv`, READMEs and other metadata
+    files are `ok` too (accounted for, nothing wrong with them) but are not media."""
+    usable = (pl.col("status") == "ok") & pl.col("kind").is_in(MEDIA_KINDS)
+    return int(inventory.select(usable.sum()).item() or 0)
+
+
 def rejection_counts(inventory: pl.DataFrame) -> dict[str, int]:
     rejected = inventory.filter(pl.col("status") == "rejected")
     # "duplicate_content_of: a.jpg" counts under its code, not per file.
