@@ -1,0 +1,250 @@
+"""The Dagster UI as a data engineer uses it, in a real browser: `dagster dev` on a free port
+against a temporary instance and a 3-image dataset of real faces; open the asset graph,
+launch one partition of `media_inventory` from the asset's Materialize dialog, wait for the
+run to succeed, and see the materialisation's markdown preview rendered as a table.
+
+Needs Debian's Chromium (`make browser-deps`; Playwright cannot download its own browser
+here) and the `playwright` package (test extra)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from facesym_pipeline.demo.samples import sample_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PROJECT = Path(__file__).resolve().parents[2]
+DATASET = "ui-mini"
+IMAGES = {"stroke_data": ("obama.jpg",), "noStroke_data": ("biden.jpg", "single_face.jpg")}
+# The test instance holds back every run a sensor or an automation condition launches
+# (limit 0 on their tags): the dataset sensor and the automation sensor would otherwise
+# start the whole chain of the new dataset (landmarks, models) next to the run under test.
+# Runs launched from the UI carry neither tag and start at once.
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 2
+    tag_concurrency_limits:
+      - key: dagster/sensor_name
+        limit: 0
+      - key: dagster/from_automation_condition
+        limit: 0
+"""
+SERVER_TIMEOUT_S = 240
+RUN_TIMEOUT_S = 420
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(base: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{base}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["data"]
+
+
+def _location_loaded(base: str) -> bool:
+    """True once the code location is loaded; fails at once when it failed to load."""
+    data = _graphql(
+        base,
+        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+        "locationOrLoadError { __typename ... on PythonError { message } } } } } }",
+    )
+    entries = data["workspaceOrError"]["locationEntries"]
+    for entry in entries:
+        loaded = entry["locationOrLoadError"] or {}
+        assert loaded.get("__typename") != "PythonError", (
+            f"code location {entry['name']} failed to load: {loaded.get('message')}"
+        )
+    return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
+
+
+def _ui_runs(base: str) -> list[dict]:
+    """Runs launched from the UI for the test's partition."""
+    query = (
+        '{ runsOrError(filter: {tags: [{key: "dagster/from_ui", value: "true"}, '
+        f'{{key: "dagster/partition", value: "{DATASET}"}}]}}) '
+        "{ ... on Runs { results { runId status assetSelection { path } } } } }"
+    )
+    return _graphql(base, query)["runsOrError"]["results"]
+
+
+def _tail(path: Path, n: int = 4000) -> str:
+    return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+
+@pytest.fixture
+def dagster_ui(tmp_path: Path, samples):
+    """`dagster dev` on a free port with its own instance, data and warehouse; yields the
+    base URL. The process group it starts (webserver, daemon, code server, run workers)
+    is stopped at the end."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is missing: `make browser-deps` installs it")
+    import dagster as dg
+
+    data = tmp_path / "data"
+    for folder, names in IMAGES.items():
+        (data / DATASET / folder).mkdir(parents=True)
+        for name in names:
+            shutil.copy(sample_path(name), data / DATASET / folder / name)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    env = os.environ | {
+        "FACESYM_ROOT": str(tmp_path),
+        "FACESYM_DATA": str(data),
+        "FACESYM_WAREHOUSE": str(tmp_path / "warehouse"),
+        "DAGSTER_HOME": str(home),
+        "FACESYM_NATIVE_LOG": str(tmp_path / "native.log"),
+    }
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("dataset", [DATASET])
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "dagster_dev.log"
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(PROJECT / "workspace.yaml")]
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [*command, "-h", "127.0.0.1", "-p", str(port)],
+            cwd=PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + SERVER_TIMEOUT_S
+        while True:
+            assert server.poll() is None, f"dagster dev exited:\n{_tail(log_path)}"
+            try:
+                if _location_loaded(base):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, TypeError):
+                pass
+            assert time.monotonic() < deadline, (
+                f"no UI after {SERVER_TIMEOUT_S} s:\n{_tail(log_path)}"
+            )
+            time.sleep(2)
+        yield base, log_path
+    finally:
+        _stop_group(server)
+
+
+def _stop_group(server: subprocess.Popen) -> None:
+    """SIGINT (what dagster dev shuts down on), then SIGKILL, to the group it leads only."""
+    for sig, wait_s in ((signal.SIGINT, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            server.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+        # the leader is gone; make sure none of its children outlived it
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
+
+
+def _wait_for_run(base: str, log_path: Path) -> dict:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        runs = _ui_runs(base)
+        if runs:
+            run = runs[0]
+            assert run["status"] not in ("FAILURE", "CANCELED", "CANCELING"), (
+                f"run {run['runId']} {run['status']}:\n{_tail(log_path)}"
+            )
+            if run["status"] == "SUCCESS":
+                return run
+        time.sleep(3)
+    raise AssertionError(f"no successful UI run after {RUN_TIMEOUT_S} s:\n{_tail(log_path)}")
+
+
+def test_materialise_one_partition_from_the_ui(dagster_ui):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, log_path = dagster_ui
+    started = time.monotonic()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.set_default_timeout(60_000)
+            # The first visit may open a "Join the Dagster community" dialog over the page.
+            page.add_locator_handler(
+                page.get_by_role("button", name="Skip", exact=True), lambda skip: skip.click()
+            )
+
+            # The asset graph: every group of the project is drawn.
+            page.goto(f"{base}/asset-groups")
+            expect(page).to_have_title(re.compile("asset lineage", re.I))
+            for group in ("ingest", "landmarks", "temporal"):
+                expect(page.get_by_text(group, exact=True).first).to_be_visible()
+
+            # Materialize one partition of media_inventory from the asset's page.
+            page.goto(f"{base}/assets/media_inventory")
+            page.get_by_role("button", name="Materialize…").first.click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog.get_by_text("Launch runs to materialize media_inventory")).to_be_visible()
+            dialog.get_by_text("Select a partition or create one").click()
+            picker = page.locator("[data-radix-popper-content-wrapper]").last
+            picker.get_by_text(DATASET, exact=True).first.click()
+            dialog.get_by_text("Launch runs to materialize media_inventory").click()  # close picker
+            launch = dialog.get_by_role("button", name="Launch 1 run")
+            expect(launch).to_be_enabled()
+            launch.click()
+            expect(dialog).to_be_hidden()
+
+            run = _wait_for_run(base, log_path)
+            assert run["assetSelection"] == [{"path": ["media_inventory"]}]
+
+            # The materialisation's markdown preview renders as a table naming every file.
+            page.goto(f"{base}/assets/media_inventory")
+            for relpath in ("stroke_data/obama.jpg", "noStroke_data/biden.jpg"):
+                expect(page.get_by_role("cell", name=relpath, exact=True)).to_be_visible()
+            expect(page.get_by_text("usable_media", exact=True).first).to_be_visible()
+        finally:
+            browser.close()
+    print(f"browser test: UI drive and run took {time.monotonic() - started:.0f} s")
