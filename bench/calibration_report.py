@@ -23,7 +23,7 @@ import polars as pl
 from facesym_pipeline.demo.images import build_demo_images
 from facesym_pipeline.lib.face.landmarker import create_landmarker, frame_result, to_mp_image
 from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
-from facesym_pipeline.lib.face.refine import REFINED_POINTS, refine_points
+from facesym_pipeline.lib.face.refine import REFINED_LANDMARKS, refine_points
 from facesym_pipeline.lib.measure.calibration import (
     calibration_pairs,
     calibration_plot,
@@ -39,7 +39,7 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 def landmark_all(root: Path, labels: pl.DataFrame):
     """Landmarks, frame sizes, transforms, refined points and refinement time per image."""
     landmarks, widths, heights, transforms, files = [], [], [], [], []
-    refined = {i: [] for i in REFINED_POINTS}
+    refined = {i: [] for i in REFINED_LANDMARKS}
     refine_s = 0.0
     with create_landmarker(resolve_model()) as landmarker:
         for rel in labels["file"].to_list():
@@ -51,7 +51,7 @@ def landmark_all(root: Path, labels: pl.DataFrame):
             start = time.perf_counter()
             points = refine_points(rgb, result.landmarks)
             refine_s += time.perf_counter() - start
-            for index in REFINED_POINTS:
+            for index in REFINED_LANDMARKS:
                 refined[index].append(points[index])
             landmarks.append(result.landmarks)
             widths.append(result.frame_width)

@@ -17,7 +17,7 @@ from facesym_pipeline.lib.classify.model_selection import (
     fit_small,
 )
 from facesym_pipeline.lib.classify.training_data import CLASSIFIER_FEATURES, with_magnitudes
-from facesym_pipeline.lib.face.refine import REFINED_POINTS, refine_points
+from facesym_pipeline.lib.face.refine import LID_CONFIDENCE, REFINED_LANDMARKS, refine_points
 from facesym_pipeline.lib.measure.media_summary import summarise_media
 from facesym_pipeline.lib.measure.symmetry import symmetry_features
 
@@ -37,10 +37,12 @@ def geometry_features(samples: list[Sample]) -> pl.DataFrame:
     widths = np.array([samples[i].image.shape[1] for i in keep])
     heights = np.array([samples[i].image.shape[0] for i in keep])
     refined = [refine_points(samples[i].image, samples[i].landmarks) for i in keep]
-    refined_px = {p: np.stack([r[p] for r in refined]) for p in REFINED_POINTS}
-    frames = symmetry_features(landmarks, widths, heights, refined=refined_px).with_columns(
-        pl.Series("media_id", [ids[i] for i in keep]), pl.lit(0).alias("frame_index")
-    )
+    refined_px = {p: np.stack([r[p] for r in refined]) for p in REFINED_LANDMARKS}
+    # The same eye-measure gate as the pipeline's stills.
+    lid_confidence = np.stack([[r[k] for k in LID_CONFIDENCE] for r in refined])
+    frames = symmetry_features(
+        landmarks, widths, heights, refined=refined_px, lid_confidence=lid_confidence
+    ).with_columns(pl.Series("media_id", [ids[i] for i in keep]), pl.lit(0).alias("frame_index"))
     summary = with_magnitudes(summarise_media(frames))
     return keys.join(summary, on="media_id", how="left", maintain_order="left")
 

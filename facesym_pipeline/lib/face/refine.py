@@ -1,20 +1,23 @@
-"""Sub-pixel refinement of the mouth corners and the eyelid margins from the image pixels.
+"""Sub-pixel refinement of the mouth corners and the upper-lid margins from the image pixels.
 
 MediaPipe's mesh is a regularised shape model: when one mouth corner or one eyelid moves on
 its own, its landmarks follow only part of the way (about three quarters for a corner,
 about half for an upper lid). The image itself shows where these features are, so each
 point is re-located in a small crop sampled along the face's own axes ("across" = the iris
-line, "down" = perpendicular to it, towards the chin) around the landmark:
+line, "down" = perpendicular to it, towards the chin):
 
 - mouth corner: the lip gap is a dark valley running across the face; per column of the
   crop the valley's row is found (sub-pixel), the valley is followed outwards from inside
-  the mouth, and the corner is where its depth fades out;
-- lid margins: along the vertical through the lid centre (averaged over a band a little
-  wider than the pupil, with corneal highlights removed) the upper margin is the
-  strongest bright-to-dark step going down (skin to lash line and eye), the lower margin
-  the strongest dark-to-bright step (eye to lower lid skin). The upper edge found is the
-  top of the lash line, so absolute lid heights read ~1-2 mm higher than MediaPipe's;
-  left-right differences are unaffected.
+  the mouth, and the corner is where its depth fades out. The result stays within
+  `CORNER_MAX_SHIFT` of the landmark along the face's vertical: on real faces the valley
+  can jump to a moustache edge, the teeth of an open mouth or a smile crease;
+- upper lid: on the vertical through the iris centre (`refine_upper_lid`), the skin-to-
+  aperture edge nearest the pupil among the strong ones, with two confidence ratios that
+  say whether another edge (crease, liner, spectacle rim) could have been the margin. The
+  symmetry features withhold the eye measures when either ratio is high (limits in
+  `lib/measure/registry.py`);
+- lower lid: MediaPipe's landmark. A ptosis does not move it, and the edge search often
+  landed on the lower limbus of the iris instead.
 
 Crop sizes are multiples of the iris diameter, so the search behaves the same at any
 image resolution. A point whose evidence is weak keeps its landmark position.
@@ -22,15 +25,20 @@ image resolution. A point whose evidence is weak keeps its landmark position.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from facesym_pipeline.lib.face.geometry import face_axes, iris_diameter_px
 from facesym_pipeline.lib.face.mesh import (
+    LEFT_IRIS_CENTRE,
     LEFT_LOWER_LID,
     LEFT_MOUTH_CORNER,
     LEFT_UPPER_LID,
     LOWER_LIP_INNER,
+    RIGHT_IRIS_CENTRE,
     RIGHT_LOWER_LID,
     RIGHT_MOUTH_CORNER,
     RIGHT_UPPER_LID,
@@ -41,8 +49,15 @@ MOUTH_CORNERS = (RIGHT_MOUTH_CORNER, LEFT_MOUTH_CORNER)
 INNER_LIP_CENTRE = (UPPER_LIP_INNER, LOWER_LIP_INNER)
 # (upper, lower) lid centre points of the subject's right and left eye.
 LIDS = ((RIGHT_UPPER_LID, RIGHT_LOWER_LID), (LEFT_UPPER_LID, LEFT_LOWER_LID))
-# The points refined, in the column order of the landmark table's `refined_xy`.
-REFINED_POINTS = (*MOUTH_CORNERS, *LIDS[0], *LIDS[1])
+IRIS_CENTRES = (RIGHT_IRIS_CENTRE, LEFT_IRIS_CENTRE)
+# The landmarks `refine_points` places (the lower lids at their landmark).
+REFINED_LANDMARKS = (*MOUTH_CORNERS, *LIDS[0], *LIDS[1])
+# Per eye (subject's right, left): the upper-lid margin's (competitor, ambiguity) ratios.
+LID_CONFIDENCE = ("lid_confidence_right", "lid_confidence_left")
+# Every slot of `refine_points`' result, in the order of the landmark table's `refined_xy`
+# (pairs of float32): the landmark pass stores the whole refinement in that one array, so
+# the lid confidence travels with the points it qualifies to the symmetry features.
+REFINED_POINTS = (*REFINED_LANDMARKS, *LID_CONFIDENCE)
 
 
 def _bilinear_crop(
@@ -73,15 +88,22 @@ class _Face:
         self.iris_px = float(iris_diameter_px(points_px))
 
 
-def _gray_roi(rgb: np.ndarray, corners: np.ndarray, blur_px: float):
-    """Grey float32 crop of the bounding box of `corners` (plus margin), lightly blurred,
-    and its top-left offset."""
-    height, width = rgb.shape[:2]
+def _roi_bounds(shape: tuple[int, ...], corners: np.ndarray, blur_px: float):
+    """(x0, y0, x1, y1) of the bounding box of `corners` plus a margin for the blur,
+    clipped to the image."""
+    height, width = shape[:2]
     margin = 3 + 3 * blur_px
     x0 = int(max(np.floor(corners[:, 0].min() - margin), 0))
     y0 = int(max(np.floor(corners[:, 1].min() - margin), 0))
     x1 = int(min(np.ceil(corners[:, 0].max() + margin) + 1, width))
     y1 = int(min(np.ceil(corners[:, 1].max() + margin) + 1, height))
+    return x0, y0, x1, y1
+
+
+def _gray_roi(rgb: np.ndarray, corners: np.ndarray, blur_px: float):
+    """Grey float32 crop of the bounding box of `corners` (plus margin), lightly blurred,
+    and its top-left offset."""
+    x0, y0, x1, y1 = _roi_bounds(rgb.shape, corners, blur_px)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None, None
     roi = rgb[y0:y1, x0:x1]
@@ -104,6 +126,11 @@ CORNER_MIN_DEPTH = 4.0  # grey levels: weaker valleys are not trusted
 CORNER_FIT_COLUMNS = 8  # valley rows fitted by a line just inside the evaluation column
 CORNER_DEPTH_REACH = 0.5  # iris diameters above/below the valley that set its depth
 CORNER_MAX_SLOPE = 1.0  # valley rows may change by at most this much per unit of u
+# Iris diameters the refined corner may lie from its landmark along the face's vertical.
+# On real faces the few large corner errors were jumps of the valley (moustache edge, teeth
+# of an open mouth, smile crease); bounding them cut errors > 2 mm from 13 to 4 on the fit
+# people, where narrowing the search window or falling back to the mesh made things worse.
+CORNER_MAX_SHIFT = 0.20
 
 
 def _valley_path(crop: np.ndarray, max_step: int, step_penalty: float) -> np.ndarray:
@@ -205,76 +232,179 @@ def refine_mouth_corner(
     return c + u_end * out + v_end * face.down
 
 
-LID_BAND_HALF = 0.3  # iris diameters either side of the lid centre averaged into the profile
-LID_COLUMNS = 13
-LID_HIGHLIGHT_SIZE = 0.25  # iris diameters: bright spots narrower than this are removed
-LID_STEP = 1.0 / 40  # profile sample spacing, iris diameters
-LID_SEARCH = 0.3  # iris diameters either side of a lid landmark searched for its margin
+# Upper-lid margin. Distances in iris diameters, measured from the iris centre along the
+# face's vertical (+ = down). The profile is read on the pupil column because that is where
+# MRD1 and the fissure are defined, and its window is anchored on the iris centre, which
+# MediaPipe places stably, rather than on the lid landmark, which the mesh drags along with
+# anything that changes in the face (anchoring on it let a small mesh shift move the window
+# across a lid crease or eyeliner).
+LID_BAND_HALF = 0.45  # columns either side of the pupil column; their median is the profile
+LID_COLUMNS = 20
+LID_HIGHLIGHT_SIZE = 0.25  # bright spots narrower than this (corneal glints) are removed
+LID_STEP = 1.0 / 40  # profile sample spacing
+LID_SMOOTH = 0.03  # Gaussian smoothing of the profile
+LID_UPPER_WINDOW = (-0.85, 0.15)  # where the upper margin is searched
+# The profile runs on below the window (to the lower lid), so neither the smoothing nor the
+# gradient sees the end of the profile inside the window.
+LID_PROFILE_BOTTOM = 0.95
+LID_REL_STEP = 0.5  # candidate margins: steps at least this share of the window's strongest
 LID_MIN_STEP = 2.0  # grey levels per pixel: weaker margins are not trusted
+LID_COMPETITOR_SEP = 0.08  # steps further than this from the chosen one compete with it
+# The wide band chooses WHICH edge is the margin; a narrow band re-locates it at the pupil
+# column within this window (a curved or tilted margin is blurred in the wide median).
+LID_RELOCATE_BAND_HALF = 0.15
+LID_RELOCATE_COLUMNS = 11
+LID_RELOCATE_WINDOW = 0.10
+# Skin-contrast channel Y + w (Cr - 128): lid skin is bright and reddish, lashes, iris and
+# sclera are dark or not reddish, so the skin-to-aperture edge stands out over a light
+# iris or a pale lid where grey alone is flat.
+LID_SKIN_CR_WEIGHT = 2.0
 
 
-def refine_lids(
-    gray: np.ndarray, offset: np.ndarray, face: _Face, upper: int, lower: int,
-    debug: dict | None = None,
-) -> tuple[np.ndarray | None, np.ndarray | None]:  # fmt: skip
-    """Pixel positions of the upper and lower lid margins on the vertical through the
-    lid centre (None where the step is too weak). The upper one is the skin/lash-line
-    edge, which sits at or slightly above the margin MediaPipe marks."""
-    pts = face.points
-    top, bottom = pts[upper], pts[lower]
-    origin = 0.5 * (top + bottom)
-    v_top = float(np.dot(top - origin, face.down))
-    v_bottom = float(np.dot(bottom - origin, face.down))
+@dataclass(frozen=True)
+class LidMargin:
+    """The upper-lid margin of one eye and how clearly the image shows it.
+
+    competitor: the strongest other edge more than `LID_COMPETITOR_SEP` away, relative to
+    the chosen one (>= 1: a crease, liner or spectacle rim as strong as the margin);
+    ambiguity: the strongest rejected edge nearer the pupil, relative to the chosen one (a
+    weaker edge where the margin might also be). Both are inf when no margin was found."""
+
+    point: np.ndarray | None  # pixel (x, y) on the pupil column, None: keep the landmark
+    competitor: float
+    ambiguity: float
+
+
+_NO_MARGIN = LidMargin(None, float("inf"), float("inf"))
+
+
+def _skin_contrast_roi(rgb: np.ndarray, corners: np.ndarray, blur_px: float):
+    """As `_gray_roi`, on the channel Y + w (Cr - 128) clipped to 0..255."""
+    if rgb.ndim != 3:
+        return _gray_roi(rgb, corners, blur_px)
+    x0, y0, x1, y1 = _roi_bounds(rgb.shape, corners, blur_px)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None, None
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2YCrCb)
+    channel = ycc[..., 0].astype(np.float32) + LID_SKIN_CR_WEIGHT * (
+        ycc[..., 1].astype(np.float32) - 128.0
+    )
+    channel = np.clip(channel, 0, 255).astype(np.float32)
+    if blur_px > 0:
+        channel = cv2.GaussianBlur(channel, (0, 0), blur_px)
+    return channel, np.array([x0, y0], dtype=np.float64)
+
+
+def _vertical_gradient(
+    image: np.ndarray, offset: np.ndarray, face: _Face, centre: np.ndarray,
+    v_range: tuple[float, float], band_half: float, n_columns: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Positions `vs` (px along the face's down axis from `centre`) and the gradient of the
+    median-over-columns profile there (grey levels per px, + = brighter going down). The
+    median, not the mean, so lashes and the odd glint left by the opening do not count."""
     iris = face.iris_px
     step = LID_STEP * iris
-    vs = np.arange(
-        v_top - LID_SEARCH * iris - 2 * step, v_bottom + LID_SEARCH * iris + 2 * step, step
+    vs = np.arange(v_range[0] * iris - 3 * step, v_range[1] * iris + 3 * step, step)
+    us = np.linspace(-band_half, band_half, n_columns) * iris
+    crop = _bilinear_crop(image, centre - offset, face.across, face.down, us, vs)
+    profile = np.median(crop.astype(np.float64), axis=1)
+    profile = gaussian_filter1d(profile, max(LID_SMOOTH / LID_STEP, 0.5))
+    return vs, np.gradient(profile) / step
+
+
+def _local_maxima(signed: np.ndarray, vs: np.ndarray, lo_px: float, hi_px: float) -> np.ndarray:
+    """Indices of the local maxima of `signed` with vs in [lo_px, hi_px] (ends excluded,
+    so every maximum has both neighbours for the sub-sample fit)."""
+    inner = np.arange(1, len(vs) - 1)
+    inner = inner[(vs[inner] >= lo_px) & (vs[inner] <= hi_px)]
+    if len(inner) < 3:
+        return inner[:0]
+    is_peak = (signed[inner] >= signed[inner - 1]) & (signed[inner] > signed[inner + 1])
+    return inner[is_peak]
+
+
+def _sub_sample(vs: np.ndarray, signed: np.ndarray, k: int) -> float:
+    return float(
+        vs[k] + _parabolic_offset(signed[k - 1], signed[k], signed[k + 1]) * (vs[1] - vs[0])
     )
-    us = np.linspace(-LID_BAND_HALF, LID_BAND_HALF, LID_COLUMNS) * iris
-    # A grey opening removes corneal highlights: small bright spots whose edges would
-    # otherwise outcompete the lid margin.
+
+
+def refine_upper_lid(
+    rgb: np.ndarray, face: _Face, iris_centre: np.ndarray, blur_px: float,
+    debug: dict | None = None,
+) -> LidMargin:  # fmt: skip
+    """The upper-lid margin of one eye on the vertical through its iris centre.
+
+    The margin is the skin-to-aperture step (bright above, dark below) NEAREST THE PUPIL
+    among the steps at least `LID_REL_STEP` of the strongest in the window: a lid crease,
+    eyeliner, the brow or a spectacle rim lie above the margin, never between it and the
+    pupil, so taking the strongest step (as the mesh-anchored search did) let them win."""
+    iris = face.iris_px
+    reach = (1.1 + LID_BAND_HALF) * iris
+    image, offset = _skin_contrast_roi(
+        rgb, np.vstack([iris_centre - reach, iris_centre + reach]), blur_px
+    )
+    if image is None:
+        return _NO_MARGIN
     size = max(3, int(round(LID_HIGHLIGHT_SIZE * iris)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    gray = cv2.morphologyEx(gray, cv2.MORPH_OPEN, kernel)
-    crop = _bilinear_crop(gray, origin - offset, face.across, face.down, us, vs)
-    profile = crop.astype(np.float64).mean(axis=1)
-    grad = np.gradient(profile) / step  # grey levels per pixel, + = brighter going down
-    mid = 0.5 * (v_top + v_bottom)
-    results = []
-    for v_lm, sign in ((v_top, -1.0), (v_bottom, 1.0)):
-        lo, hi = v_lm - LID_SEARCH * iris, v_lm + LID_SEARCH * iris
-        lo, hi = (lo, min(hi, mid)) if sign < 0 else (max(lo, mid), hi)
-        window = np.flatnonzero((vs >= lo) & (vs <= hi))
-        window = window[(window > 0) & (window < len(vs) - 1)]
-        if len(window) < 3:
-            results.append(None)
-            continue
-        signed = sign * grad
-        k = int(window[np.argmax(signed[window])])
-        if signed[k] < LID_MIN_STEP:
-            results.append(None)
-            continue
-        v = vs[k] + _parabolic_offset(signed[k - 1], signed[k], signed[k + 1]) * step
-        results.append(
-            origin
-            + v * face.down
-            + float(np.dot(pts[upper if sign < 0 else lower] - origin, face.across)) * face.across
-        )
+    image = cv2.morphologyEx(image, cv2.MORPH_OPEN, kernel)
+
+    vs, grad = _vertical_gradient(image, offset, face, iris_centre,
+                                  (LID_UPPER_WINDOW[0], LID_PROFILE_BOTTOM), LID_BAND_HALF,
+                                  LID_COLUMNS)  # fmt: skip
+    darkening = -grad  # skin above, aperture below: the profile darkens going down
+    peaks = _local_maxima(darkening, vs, LID_UPPER_WINDOW[0] * iris, LID_UPPER_WINDOW[1] * iris)
     if debug is not None:
-        debug.update(vs=vs, profile=profile, grad=grad, v_top=v_top, v_bottom=v_bottom)
-    return results[0], results[1]
+        debug.update(vs=vs, grad=grad, peaks=peaks)
+    if not len(peaks) or darkening[peaks].max() < LID_MIN_STEP:
+        return _NO_MARGIN
+    strength = darkening[peaks]
+    good = peaks[strength >= max(LID_REL_STEP * strength.max(), LID_MIN_STEP)]
+    k = int(good[np.argmin(np.abs(vs[good]))])
+    chosen = darkening[k]
+    nearer = peaks[(np.abs(vs[peaks]) < abs(vs[k])) & (strength > 0)]
+    far = peaks[np.abs(vs[peaks] - vs[k]) > LID_COMPETITOR_SEP * iris]
+    # 0 when no other darkening edge exists (a far peak of the gradient can be brightening).
+    ambiguity = float(darkening[nearer].max() / chosen) if len(nearer) else 0.0
+    competitor = max(float(darkening[far].max() / chosen), 0.0) if len(far) else 0.0
+    v_margin = _sub_sample(vs, darkening, k)
+
+    # Re-locate the chosen edge at the pupil column on a narrow band.
+    v_iris = v_margin / iris
+    window = (v_iris - LID_RELOCATE_WINDOW, v_iris + LID_RELOCATE_WINDOW)
+    vs2, grad2 = _vertical_gradient(image, offset, face, iris_centre,
+                                    (window[0] - 0.1, window[1] + 0.1), LID_RELOCATE_BAND_HALF,
+                                    LID_RELOCATE_COLUMNS)  # fmt: skip
+    peaks2 = _local_maxima(-grad2, vs2, window[0] * iris, window[1] * iris)
+    peaks2 = peaks2[-grad2[peaks2] >= 0]
+    if len(peaks2):
+        k2 = int(peaks2[np.argmin(np.abs(vs2[peaks2] - v_margin))])
+        v_margin = _sub_sample(vs2, -grad2, k2)
+    if debug is not None:
+        debug.update(v_margin=v_margin, competitor=competitor, ambiguity=ambiguity)
+    return LidMargin(iris_centre + v_margin * face.down, competitor, ambiguity)
 
 
-def refine_points(rgb: np.ndarray, landmarks: np.ndarray) -> dict[int, np.ndarray]:
-    """Refined pixel positions (x, y) of the mouth corners (61, 291) and the lid-margin
-    centre points (159, 145, 386, 374) of one frame.
+def _clip_along_down(point: np.ndarray, landmark: np.ndarray, face: _Face) -> np.ndarray:
+    """`point` moved along the face's vertical to within `CORNER_MAX_SHIFT` of `landmark`."""
+    dv = float(np.dot(point - landmark, face.down))
+    limit = CORNER_MAX_SHIFT * face.iris_px
+    return point + (np.clip(dv, -limit, limit) - dv) * face.down
+
+
+def refine_points(rgb: np.ndarray, landmarks: np.ndarray) -> dict[int | str, np.ndarray]:
+    """Refined pixel positions (x, y) of the mouth corners (61, 291) and the upper-lid
+    margins (159, 386) of one frame, the lower-lid landmarks (145, 374) as MediaPipe placed
+    them, and per eye the lid-margin confidence (competitor, ambiguity) under the keys of
+    `LID_CONFIDENCE`: every slot of `REFINED_POINTS`.
 
     `landmarks` are that frame's (478, 3) MediaPipe landmarks (x, y normalised to the frame);
     a point that cannot be refined confidently keeps its landmark's pixel position.
     """
     height, width = rgb.shape[:2]
     pts = np.asarray(landmarks, dtype=np.float64)[:, :2] * (width, height)
-    out = {i: pts[i].copy() for i in REFINED_POINTS}
+    out: dict[int | str, np.ndarray] = {i: pts[i].copy() for i in REFINED_LANDMARKS}
     face = _Face(pts)
     blur = max(0.5, face.iris_px / 40)
     for corner in MOUTH_CORNERS:
@@ -288,16 +418,10 @@ def refine_points(rgb: np.ndarray, landmarks: np.ndarray) -> dict[int, np.ndarra
             continue
         point = refine_mouth_corner(gray, offset, face, corner)
         if point is not None:
-            out[corner] = point
-    for upper, lower in LIDS:
-        reach = 0.6 * face.iris_px
-        box = np.vstack([pts[[upper, lower]] - reach, pts[[upper, lower]] + reach])
-        gray, offset = _gray_roi(rgb, box, blur)
-        if gray is None:
-            continue
-        top, bottom = refine_lids(gray, offset, face, upper, lower)
-        if top is not None:
-            out[upper] = top
-        if bottom is not None:
-            out[lower] = bottom
+            out[corner] = _clip_along_down(point, pts[corner], face)
+    for (upper, _lower), centre, key in zip(LIDS, IRIS_CENTRES, LID_CONFIDENCE, strict=True):
+        margin = refine_upper_lid(rgb, face, pts[centre], blur)
+        if margin.point is not None:
+            out[upper] = margin.point
+        out[key] = np.array([margin.competitor, margin.ambiguity])
     return out

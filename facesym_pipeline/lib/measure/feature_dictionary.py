@@ -27,7 +27,12 @@ from facesym_pipeline.lib.measure.functional import (
     PAIRED_BLENDSHAPES,
     UPPER_FACE_PAIRS,
 )
-from facesym_pipeline.lib.measure.registry import MEASURES
+from facesym_pipeline.lib.measure.registry import (
+    LID_GATED_MEASURES,
+    LID_MARGIN_MAX_AMBIGUITY,
+    LID_MARGIN_MAX_COMPETITOR,
+    MEASURES,
+)
 
 _MC, _MCL = RIGHT_MOUTH_CORNER, mirror(RIGHT_MOUTH_CORNER)
 _UL, _LL = RIGHT_UPPER_LID, RIGHT_LOWER_LID
@@ -125,6 +130,15 @@ def _symmetry_rows() -> list[dict]:
                      f"{axis} of the {side} mouth corner in the face frame (origin at the "
                      "medial-canthal midpoint, +x subject's left, +y up); optional column",
                      (corner[side],)))  # fmt: skip
+    gated = ", ".join(LID_GATED_MEASURES)
+    rows.append((sym.EYE_GATE_COLUMN, "text", "eyes",
+                 f"why {gated} (and their _ipd forms) are null on this frame: "
+                 f"'{sym.LID_MARGIN_AMBIGUOUS}' when in either eye another edge competes with "
+                 f"the refined upper-lid margin (competitor ratio >= {LID_MARGIN_MAX_COMPETITOR:g}) "
+                 f"or a weaker edge nearer the pupil might be it (ambiguity ratio >= "
+                 f"{LID_MARGIN_MAX_AMBIGUITY:g}), '{sym.LID_MARGIN_NOT_FOUND}' when no margin "
+                 "edge was found; null when they are reported (always on video frames, which "
+                 "keep the mesh lids)", lids))  # fmt: skip
     frame_note = (
         f" Face frame origin: midpoint of {RIGHT_MEDIAL_CANTHUS}/{mirror(RIGHT_MEDIAL_CANTHUS)}."
     )

@@ -8,7 +8,7 @@ import polars as pl
 
 from facesym_pipeline.lib.face.landmark_table import landmark_arrays
 from facesym_pipeline.lib.face.landmarker import BLENDSHAPE_NAMES
-from facesym_pipeline.lib.face.refine import REFINED_POINTS
+from facesym_pipeline.lib.face.refine import LID_CONFIDENCE, REFINED_LANDMARKS, REFINED_POINTS
 from facesym_pipeline.lib.measure.functional import PAIRED_BLENDSHAPES, functional_features
 from facesym_pipeline.lib.measure.media_summary import summarise_media
 from facesym_pipeline.lib.measure.symmetry import empty_symmetry_frame, symmetry_features
@@ -21,21 +21,31 @@ RAW_BLENDSHAPES = tuple(
 )
 
 
-def _refined(frames: pl.DataFrame, stills: pl.Series | None) -> dict[int, np.ndarray] | None:
-    """Pixel-refined points of still images only (NaN elsewhere keeps the landmark).
+def _refined(
+    frames: pl.DataFrame, stills: pl.Series | None
+) -> tuple[dict[int, np.ndarray] | None, np.ndarray]:
+    """Pixel-refined points of still images only (NaN elsewhere keeps the landmark), and
+    the lid-margin confidence (N, 2 eyes, 2 ratios) that goes with them (NaN: not refined).
 
     On compressed video frames the sub-pixel search is noisier than the mesh it corrects:
     on symmetric_control.mp4 it tripled the frame-to-frame spread of the mouth-corner
     height difference (sd 1.6 vs 0.5 mm), which would turn jitter into findings over time,
     so the landmark pass does not refine video frames at all (their refined_xy is null).
     """
+    no_confidence = np.full((frames.height, len(LID_CONFIDENCE), 2), np.nan)
     if "refined_xy" not in frames.columns or frames.height == 0:
-        return None
-    block = frames["refined_xy"].to_numpy().reshape(frames.height, len(REFINED_POINTS), 2)
+        return None, no_confidence
+    width = frames.schema["refined_xy"].size // 2
+    block = frames["refined_xy"].to_numpy().reshape(frames.height, width, 2)
     block = block.astype(np.float64)
     if stills is not None:
         block[~frames["media_id"].is_in(stills.implode()).to_numpy()] = np.nan
-    return {index: block[:, k] for k, index in enumerate(REFINED_POINTS)}
+    # A table written before the lid confidence was stored holds the points only.
+    slot = {key: k for k, key in enumerate(REFINED_POINTS[:width])}
+    points = {index: block[:, slot[index]] for index in REFINED_LANDMARKS}
+    if not all(key in slot for key in LID_CONFIDENCE):
+        return points, no_confidence
+    return points, np.stack([block[:, slot[key]] for key in LID_CONFIDENCE], axis=1)
 
 
 def still_media(inventory: pl.DataFrame) -> pl.Series:
@@ -44,18 +54,22 @@ def still_media(inventory: pl.DataFrame) -> pl.Series:
 
 def symmetry_table(frames: pl.DataFrame, stills: pl.Series | None = None) -> pl.DataFrame:
     """`symmetry_features` of quality-passed landmark rows, with the frame keys; `stills`
-    are the media ids whose refined points are used (None: every frame's)."""
+    are the media ids whose refined points are used (None: every frame's). Eye measures of
+    a still whose lid margin is ambiguous are withheld (`symmetry.EYE_GATE_COLUMN`)."""
     keys = frames.select(KEYS)
     if frames.height == 0:
-        return pl.concat([keys, empty_symmetry_frame(corner_positions=True)], how="horizontal")
+        empty = empty_symmetry_frame(corner_positions=True, lid_gate=True)
+        return pl.concat([keys, empty], how="horizontal")
     arrays = landmark_arrays(frames)
+    refined, lid_confidence = _refined(frames, stills)
     symmetry = symmetry_features(
         arrays["landmarks"],
         arrays["frame_width"],
         arrays["frame_height"],
         arrays["transform"],
-        refined=_refined(frames, stills),
+        refined=refined,
         corner_positions=True,
+        lid_confidence=lid_confidence,
     )
     return pl.concat([keys, symmetry], how="horizontal")
 

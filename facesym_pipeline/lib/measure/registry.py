@@ -125,6 +125,18 @@ MEASURES: dict[str, Measure] = {
 }  # fmt: skip
 
 
+# The eye measures read the pixel-refined upper-lid margins (`lib/face/refine.py`). Where
+# another edge in the eye (a lid crease, eyeliner, a spectacle rim) is nearly as strong as
+# the margin found, or a weaker edge nearer the pupil might be the margin, the measure can
+# be off by the crease-to-margin distance (4-7 mm), so on such a frame these measures are
+# withheld (null, with the reason in `eye_measures_withheld`). Limits on the margin's
+# confidence ratios (`refine.LidMargin`), either eye; chosen on the fit people of the
+# normative population: no ptosis pair erred by more than 2 mm and 77 % were kept.
+LID_MARGIN_MAX_COMPETITOR = 1.5
+LID_MARGIN_MAX_AMBIGUITY = 0.4
+LID_GATED_MEASURES = ("eye_opening_diff_mm", "mrd1_diff_mm", "mrd2_diff_mm")
+
+
 def measure(name: str) -> Measure:
     try:
         return MEASURES[name]

@@ -37,7 +37,13 @@ from facesym_pipeline.lib.face.mesh import (
     contour,
     mirror,
 )
-from facesym_pipeline.lib.measure.registry import MEASURES, default_limits
+from facesym_pipeline.lib.measure.registry import (
+    LID_GATED_MEASURES,
+    LID_MARGIN_MAX_AMBIGUITY,
+    LID_MARGIN_MAX_COMPETITOR,
+    MEASURES,
+    default_limits,
+)
 
 # Point sets the measures average; the subject's right side, left partners from MIRROR.
 UPPER_LIP_MIDLINE = (UPPER_LIP_OUTER, UPPER_LIP_INNER)
@@ -78,6 +84,12 @@ COLUMNS = (
     + POSE_SCALE_COLUMNS
     + IPD_COLUMNS
 )
+
+# Why a frame's eye measures (`LID_GATED_MEASURES` and their `_ipd` forms) are null:
+# null when they are reported.
+EYE_GATE_COLUMN = "eye_measures_withheld"
+LID_MARGIN_AMBIGUOUS = "lid_margin_ambiguous"  # another edge could be the margin
+LID_MARGIN_NOT_FOUND = "lid_margin_not_found"  # no edge strong enough in the search window
 
 CORNER_COLUMNS = (
     "mouth_corner_left_x_mm",
@@ -189,9 +201,30 @@ def measure(coords: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def empty_symmetry_frame(corner_positions: bool = False) -> pl.DataFrame:
+def empty_symmetry_frame(corner_positions: bool = False, lid_gate: bool = False) -> pl.DataFrame:
     names = COLUMNS + (CORNER_COLUMNS if corner_positions else ())
-    return pl.DataFrame(schema={name: pl.Float64 for name in names})
+    schema = {name: pl.Float64 for name in names}
+    if lid_gate:
+        schema[EYE_GATE_COLUMN] = pl.String
+    return pl.DataFrame(schema=schema)
+
+
+def eye_measure_gate(lid_confidence: np.ndarray) -> np.ndarray:
+    """Per frame, why its eye measures are withheld (None: they are not).
+
+    `lid_confidence` is (N, 2, 2): per frame, per eye, the upper-lid margin's (competitor,
+    ambiguity) ratios from `refine.refine_points`; inf where no margin was found, NaN where
+    the frame was not refined (video frames keep the mesh lids, which this gate does not
+    judge)."""
+    conf = np.asarray(lid_confidence, dtype=np.float64).reshape(-1, 2, 2)
+    not_found = np.isposinf(conf).any(axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        ambiguous = (conf[..., 0] >= LID_MARGIN_MAX_COMPETITOR) | (
+            conf[..., 1] >= LID_MARGIN_MAX_AMBIGUITY
+        )
+    return np.where(
+        not_found, LID_MARGIN_NOT_FOUND, np.where(ambiguous.any(axis=1), LID_MARGIN_AMBIGUOUS, None)
+    )
 
 
 def symmetry_features(
@@ -203,6 +236,7 @@ def symmetry_features(
     frontalise: bool = True,
     pose_from: str = "landmarks",
     corner_positions: bool = False,
+    lid_confidence: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """One row per frame (input order) with the columns in `COLUMNS`.
 
@@ -215,13 +249,15 @@ def symmetry_features(
     the distance to the nearest perfectly symmetric shape). `_ipd` columns are the `_mm`
     columns divided by ipd_mm (dimensionless). corner_positions=True appends the face-frame
     positions of both mouth corners (`CORNER_COLUMNS`, mm), which the per-media range of
-    motion needs.
+    motion needs. `lid_confidence` (N, 2, 2), the lid-margin ratios of `refine_points`,
+    withholds the eye measures of frames `eye_measure_gate` rejects and appends the reason
+    column `EYE_GATE_COLUMN`.
     """
     landmarks = np.asarray(landmarks, dtype=np.float64)
     if landmarks.ndim == 2:
         landmarks = landmarks[None]
     if len(landmarks) == 0:
-        return empty_symmetry_frame(corner_positions)
+        return empty_symmetry_frame(corner_positions, lid_gate=lid_confidence is not None)
     frame = face_frame(landmarks, frame_width, frame_height, refined, frontalise)
     values = measure(frame.coords_mm)
     residuals = reflection_residuals(frame.coords_mm)
@@ -249,4 +285,15 @@ def symmetry_features(
             values[name] = frame.coords_mm[:, index, axis]
         names = COLUMNS + CORNER_COLUMNS
     data = {name: np.asarray(values[name], dtype=np.float64) for name in names}
-    return pl.DataFrame(data).fill_nan(None)
+    if lid_confidence is None:
+        return pl.DataFrame(data).fill_nan(None)
+    reason = eye_measure_gate(lid_confidence)
+    withheld = np.array([r is not None for r in reason], dtype=bool)
+    for name in LID_GATED_MEASURES:
+        for column in (name, name.removesuffix("_mm") + "_ipd"):
+            data[column] = np.where(withheld, np.nan, data[column])
+    return (
+        pl.DataFrame(data)
+        .fill_nan(None)
+        .with_columns(pl.Series(EYE_GATE_COLUMN, reason.tolist(), dtype=pl.String))
+    )
