@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -37,13 +38,17 @@ def build_demo_datasets(root: Path, seed: int = 7, force: bool = False) -> Itera
     from facesym_pipeline.demo.videos import build_demo_videos
 
     root.mkdir(parents=True, exist_ok=True)
+    refused: Counter = Counter()  # injections a face could not take, by kind/renderer/size
     builders = (
         (DEMO_IMAGES, build_demo_images),
         (DEMO_CONFOUNDED, partial(build_demo_images, confound=True)),
         (DEMO_VIDEOS, build_demo_videos),
         # The normative population (nothing random in it, so the seed is not passed on).
         (REFERENCE, lambda folder, seed: build_reference(folder)),
-        (REFERENCE_INJECTED, lambda folder, seed: build_reference_injected(folder)),
+        (
+            REFERENCE_INJECTED,
+            lambda folder, seed: build_reference_injected(folder, refused=refused),
+        ),
     )
     for name, build in builders:
         folder = root / name
@@ -60,3 +65,9 @@ def build_demo_datasets(root: Path, seed: int = 7, force: bool = False) -> Itera
         labels = build(folder, seed=seed)
         stamp_path.write_text(json.dumps(_stamp(seed)))
         yield f"data/{name}: {labels.height} files (labels in data/{name}/labels.csv)"
+        if name == REFERENCE_INJECTED and refused:
+            detail = ", ".join(
+                f"{kind} {renderer} {mm:g} mm: {n}"
+                for (kind, renderer, mm), n in sorted(refused.items())
+            )
+            yield f"data/{name}: {sum(refused.values())} injections refused ({detail})"

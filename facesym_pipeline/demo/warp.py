@@ -93,6 +93,21 @@ def _grid(shape_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
+def _droop_amount(
+    xs: np.ndarray, ys: np.ndarray, landmarks_px: np.ndarray, side: str, droop_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Displacement (px) along the face's down axis at (xs, ys), and that axis."""
+    side = _check_side(side)
+    pts = _xy(landmarks_px)
+    droop_px = float(droop_mm) / mm_per_px_from_landmarks(pts)
+    _, down = face_axes(pts)
+    corner = pts[MOUTH_CORNER[side]]
+    mouth_width = np.linalg.norm(pts[MOUTH_CORNER["left"]] - pts[MOUTH_CORNER["right"]])
+    sigma = DROOP_SIGMA_FRACTION * mouth_width
+    weight = np.exp(-((xs - corner[0]) ** 2 + (ys - corner[1]) ** 2) / (2 * sigma**2))
+    return droop_px * weight, down
+
+
 def droop_field(
     shape_hw: tuple[int, int], landmarks_px: np.ndarray, side: str, droop_mm: float
 ) -> Field:
@@ -101,17 +116,17 @@ def droop_field(
     Gaussian falloff around the corner (radius a fraction of mouth width) so the lip and
     cheek follow; the displacement at the corner landmark is exactly `droop_mm`.
     """
-    side = _check_side(side)
-    pts = _xy(landmarks_px)
-    droop_px = float(droop_mm) / mm_per_px_from_landmarks(pts)
-    _, down = face_axes(pts)
-    corner = pts[MOUTH_CORNER[side]]
-    mouth_width = np.linalg.norm(pts[MOUTH_CORNER["left"]] - pts[MOUTH_CORNER["right"]])
-    sigma = DROOP_SIGMA_FRACTION * mouth_width
-    xs, ys = _grid(shape_hw)
-    weight = np.exp(-((xs - corner[0]) ** 2 + (ys - corner[1]) ** 2) / (2 * sigma**2))
-    amount = droop_px * weight
+    amount, down = _droop_amount(*_grid(shape_hw), landmarks_px, side, droop_mm)
     return (amount * down[0]).astype(np.float32), (amount * down[1]).astype(np.float32)
+
+
+def droop_displacement_at(
+    points_xy: np.ndarray, landmarks_px: np.ndarray, side: str, droop_mm: float
+) -> np.ndarray:
+    """(n, 2) displacement (px) of `droop_field` at source points, analytic."""
+    points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    amount, down = _droop_amount(points[:, 0], points[:, 1], landmarks_px, side, droop_mm)
+    return amount[:, None] * down[None, :]
 
 
 def lid_gap_mm(landmarks_px: np.ndarray, side: str) -> float:
@@ -162,13 +177,17 @@ def _lid_geometry(landmarks_px: np.ndarray, side: str, ptosis_mm: float) -> dict
 
 
 def _lid_layer(shape_hw: tuple[int, int], geo: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pixel: (t, margin t, lid shift) in px, in the face frame of `_lid_geometry`.
+    """Per pixel: (t, margin t, lid shift) in px, in the face frame of `_lid_geometry`."""
+    return _lid_terms(*_grid(shape_hw), geo)
+
+
+def _lid_terms(xs: np.ndarray, ys: np.ndarray, geo: dict):
+    """(t, margin t, lid shift) in px at the points (xs, ys).
 
     The margin is a monotone cubic through the upper-lid landmarks. The shift is largest
     at the lid centre and falls as (1 - u^2)^2 to nothing at the canthi, u being the
     position between the centre (0) and either corner (+-1): the corners stay fixed.
     """
-    xs, ys = _grid(shape_hw)
     rel_x, rel_y = xs - geo["centre"][0], ys - geo["centre"][1]
     across, down = geo["across"], geo["down"]
     s = rel_x * across[0] + rel_y * across[1]
@@ -187,6 +206,15 @@ def _lid_skin_amount(t: np.ndarray, margin: np.ndarray, shift: np.ndarray, geo: 
     return shift * np.exp(-(above**2) / (2 * sigma_up**2))
 
 
+def _ptosis_amount(t: np.ndarray, margin: np.ndarray, shift: np.ndarray, geo: dict):
+    """Forward shift along down: the lid layer's above its edge; below it the strip the lid
+    comes to cover collapses onto the new edge, and further down nothing moves."""
+    edge = margin + LID_EDGE_PX
+    return np.where(
+        t <= edge, _lid_skin_amount(t, margin, shift, geo), np.clip(shift - (t - edge), 0, None)
+    )
+
+
 def ptosis_field(
     shape_hw: tuple[int, int], landmarks_px: np.ndarray, side: str, ptosis_mm: float
 ) -> Field:
@@ -201,13 +229,7 @@ def ptosis_field(
     anti-aliased edge.
     """
     geo = _lid_geometry(landmarks_px, side, ptosis_mm)
-    t, margin, shift = _lid_layer(shape_hw, geo)
-    edge = margin + LID_EDGE_PX
-    amount = np.where(
-        t <= edge,
-        _lid_skin_amount(t, margin, shift, geo),
-        np.clip(shift - (t - edge), 0, None),
-    )
+    amount = _ptosis_amount(*_lid_layer(shape_hw, geo), geo)
     down = geo["down"]
     return (amount * down[0]).astype(np.float32), (amount * down[1]).astype(np.float32)
 
@@ -239,6 +261,18 @@ def apply_ptosis(
         info = np.iinfo(image.dtype)
         out = np.clip(np.rint(out), info.min, info.max)
     return out.astype(image.dtype)
+
+
+def ptosis_displacement_at(
+    points_xy: np.ndarray, landmarks_px: np.ndarray, side: str, ptosis_mm: float
+) -> np.ndarray:
+    """(n, 2) displacement (px) of `ptosis_field` at source points, analytic: where the
+    content of each point ends up under `apply_ptosis` (content the lid covers ends at the
+    lid's new edge, which is where an edge finder will see it)."""
+    points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    geo = _lid_geometry(landmarks_px, side, ptosis_mm)
+    amount = _ptosis_amount(*_lid_terms(points[:, 0], points[:, 1], geo), geo)
+    return amount[:, None] * geo["down"][None, :]
 
 
 def field_at(field: Field, point_xy: np.ndarray) -> np.ndarray:

@@ -22,14 +22,23 @@ from scipy import stats
 @dataclass(frozen=True)
 class CalibratedMeasure:
     measure: str  # column of the measured table
-    injected: str  # column of labels.csv holding the injected amount in mm
+    injected: str  # column of labels.csv holding the injected amount in mm (nominal size)
     description: str
+    # Column of labels.csv holding the ground truth in the measure's own units at the point
+    # it reads, where the dataset records one (the nominal size is then only which rows
+    # are injected): the renderer's fall-off between the landmark it was sized on and the
+    # refined point, and frontalisation, make the two differ by a few per cent.
+    truth: str | None = None
 
 
 CALIBRATED_MEASURES: tuple[CalibratedMeasure, ...] = (
-    CalibratedMeasure("mouth_corner_height_diff_mm", "droop_mm", "mouth-corner droop"),
-    CalibratedMeasure("eye_opening_diff_mm", "ptosis_mm", "upper-lid ptosis (fissure)"),
-    CalibratedMeasure("mrd1_diff_mm", "ptosis_mm", "upper-lid ptosis (MRD1)"),
+    CalibratedMeasure(
+        "mouth_corner_height_diff_mm", "droop_mm", "mouth-corner droop", "droop_gt_mm"
+    ),
+    CalibratedMeasure(
+        "eye_opening_diff_mm", "ptosis_mm", "upper-lid ptosis (fissure)", "ptosis_gt_mm"
+    ),
+    CalibratedMeasure("mrd1_diff_mm", "ptosis_mm", "upper-lid ptosis (MRD1)", "ptosis_gt_mm"),
 )
 # The injected side reads as negative in a left-minus-right difference.
 SIDE_SIGN = {"left": -1.0, "right": 1.0}
@@ -55,12 +64,15 @@ def _key_column(measured: pl.DataFrame) -> str:
 
 
 def calibration_pairs(measured: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
-    """Long table (measure, file, source, injected_signed_mm, measured_change_mm).
+    """Long table (measure, injected, file, source, side, injected_signed_mm,
+    measured_change_mm).
 
     `measured` holds one row per image with a `file` (or `relpath`) column as in
     labels.csv and any of the measure columns; `labels` is labels.csv. The baseline of a
     source face is its `kind == "original"` image (the same face, untouched); sources
-    without one, and images whose measure is null, are left out.
+    without one, and images whose measure is null, are left out. `injected_signed_mm` is
+    the ground truth column's value where labels.csv has one (`injected` then names it),
+    else the nominal size.
     """
     key = _key_column(measured)
     source = "source_file" if "source_file" in labels.columns else "subject_id"
@@ -78,15 +90,16 @@ def calibration_pairs(measured: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFr
             .agg(value.drop_nulls().mean().alias("_baseline"))
         )
         injected = joined.filter(pl.col(spec.injected) > 0).join(baseline, on=source)
+        reference = spec.truth if spec.truth in joined.columns else spec.injected
         frames.append(
             injected.select(
                 pl.lit(spec.measure).alias("measure"),
-                pl.lit(spec.injected).alias("injected"),
+                pl.lit(reference).alias("injected"),
                 pl.col("file"),
                 pl.col(source).alias("source"),
                 pl.col("side"),
                 (
-                    pl.col(spec.injected).cast(pl.Float64)
+                    pl.col(reference).cast(pl.Float64)
                     * pl.col("side").replace_strict(SIDE_SIGN, default=None)
                 ).alias("injected_signed_mm"),
                 (value - pl.col("_baseline")).alias("measured_change_mm"),
@@ -140,7 +153,8 @@ def calibration_table(measured: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFr
         summary = fit_summary(
             sub["injected_signed_mm"].to_numpy(), sub["measured_change_mm"].to_numpy()
         )
-        rows.append({"measure": spec.measure, "injected": spec.injected, **summary})
+        reference = sub["injected"][0]  # the truth column where the labels have one
+        rows.append({"measure": spec.measure, "injected": reference, **summary})
     return pl.DataFrame(rows, schema=TABLE_SCHEMA)
 
 

@@ -102,3 +102,23 @@ def test_plot_is_written(tmp_path):
     assert path.exists()
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
+
+
+def test_ground_truth_column_replaces_the_nominal_size():
+    """Where labels.csv records the truth at the measured point, calibration compares with
+    it: an instrument that reads the truth exactly has slope 1 and MAE 0 against it."""
+    labels = _labels().with_columns(
+        (pl.col("droop_mm") * 0.97).alias("droop_gt_mm"),
+        (pl.col("ptosis_mm") * 0.9).alias("ptosis_gt_mm"),
+    )
+    measured = _measured(labels.with_columns(pl.col("droop_gt_mm").alias("droop_mm")), 1.0, 0.0)
+    table = calibration_table(measured, labels)
+    mouth = table.filter(pl.col("measure") == "mouth_corner_height_diff_mm").row(0, named=True)
+    assert mouth["injected"] == "droop_gt_mm"
+    assert mouth["slope"] == pytest.approx(1.0) and mouth["mae_mm"] == pytest.approx(0.0, abs=1e-12)
+    pairs = calibration_pairs(measured, labels)
+    assert set(pairs["injected"]) == {"droop_gt_mm", "ptosis_gt_mm"}
+    # Without the truth column the nominal size is the reference, as before.
+    nominal = calibration_table(measured, labels.drop("droop_gt_mm", "ptosis_gt_mm"))
+    assert nominal["injected"].to_list() == ["droop_mm", "ptosis_mm"]
+    assert nominal.row(0, named=True)["slope"] == pytest.approx(0.97)
