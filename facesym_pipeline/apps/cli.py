@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from facesym_pipeline.lib.paths import data_root, warehouse_root
@@ -44,27 +45,33 @@ def _demo_data(args) -> int:
     return 0
 
 
-def _dataset_keys(names: list[str] | None) -> list[str]:
-    from facesym_pipeline.lib.paths import dataset_folders, slugify_dataset, validate_partition_key
-
-    if names:
-        return [validate_partition_key(n) for n in names]
-    root = data_root()
-    return [slugify_dataset(f.relative_to(root)) for f in dataset_folders(root)]
-
-
 def _run(args) -> int:
     from facesym_pipeline.apps.instance_home import ensure_dagster_home
 
     ensure_dagster_home()
-    from facesym_pipeline.defs.runner import run_datasets
+    from facesym_pipeline.apps.materialize import materialize_due
+    from facesym_pipeline.lib.paths import dataset_keys, validate_partition_key
 
-    keys = _dataset_keys(args.dataset)
-    if not keys:
-        print(f"no dataset folders under {data_root()}", file=sys.stderr)
+    root = data_root()
+    known, _ = dataset_keys(root)
+    if not known:
+        print(f"no dataset folders under {root}", file=sys.stderr)
         return 1
-    outcome = run_datasets(keys, force=args.force)
-    return 1 if "failed" in outcome.values() else 0
+    force = None
+    if args.force is not None:
+        force = [validate_partition_key(k) for k in args.force] or sorted(known)
+        unknown = sorted(set(force) - set(known))
+        if unknown:
+            print(f"no dataset folder has the key(s) {', '.join(unknown)}", file=sys.stderr)
+            return 1
+    started = time.perf_counter()
+    outcome = materialize_due(root, warehouse_root() / ".cache" / "file_hashes.json", force=force)
+    failed = sum(not ok for _, _, ok, _ in outcome.runs)
+    print(
+        f"{len(outcome.runs)} run(s), {failed} failed, in {time.perf_counter() - started:.1f} s"
+        + ("" if outcome.runs else ": everything is up to date")
+    )
+    return 1 if outcome.failed else 0
 
 
 def _status(args) -> int:
@@ -95,9 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.set_defaults(func=_demo_data)
-    p = sub.add_parser("run", help="materialise dataset partitions through Dagster")
-    p.add_argument("--dataset", action="append", help="dataset key (repeatable); default: all")
-    p.add_argument("--force", action="store_true", help="re-run even if unchanged")
+    p = sub.add_parser("run", help="observe data/ and materialise every asset Dagster says is due")
+    p.add_argument(
+        "--force",
+        nargs="*",
+        metavar="KEY",
+        help="re-materialise these datasets (all when no key is given) even if up to date",
+    )
     p.set_defaults(func=_run)
     p = sub.add_parser("status", help="partitions, tables and row counts")
     p.set_defaults(func=_status)

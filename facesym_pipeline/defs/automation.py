@@ -1,16 +1,59 @@
-"""What runs on its own, apart from the dataset sensor (which watches data/ and lives with
-ingest): the nightly refresh of everything computed over all datasets."""
+"""How assets stay up to date: one automation condition per kind of asset, evaluated by
+one automation sensor (the daemon) and by `facesym run` alike, so both make the same
+decision the UI shows.
+
+An asset is materialised when it is missing (and its last attempt did not fail), when
+anything it reads has a new data version (a dataset's content fingerprint, or a new
+materialisation upstream), or when the code it runs changed. A failed partition is retried
+when its cause goes away (new content or new code) and once a night in any case.
+"""
 
 import dagster as dg
 
-from facesym_pipeline.defs.jobs import warehouse_job
+AC = dg.AutomationCondition
+NIGHTLY = "0 3 * * *"
 
-# Datasets arrive through the sensor at any time; the cross-dataset assets (healthy ranges,
-# the classifier, exports, the catalog) are refreshed once a night from whatever is there.
-nightly_models = dg.ScheduleDefinition(
-    name="nightly_models",
-    job=warehouse_job,
-    cron_schedule="0 3 * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Retrain the classifier and refresh healthy ranges, exports and the catalog.",
+_TRIGGER = (
+    (AC.missing() & ~AC.execution_failed()).with_label("missing, not failed")
+    | AC.any_deps_updated()
+    | AC.code_version_changed()
+    | (AC.cron_tick_passed(NIGHTLY) & AC.execution_failed()).with_label("nightly retry")
+).since_last_handled()
+
+# Per dataset: wait until everything read exists for this partition.
+PER_DATASET = (
+    _TRIGGER & ~AC.any_deps_missing() & ~AC.any_deps_in_progress() & ~AC.in_progress()
+).with_label("fresh per dataset")
+
+# Over all datasets: one missing or failed dataset must not hold back the others, so only
+# work still running upstream is waited for.
+ACROSS_DATASETS = (_TRIGGER & ~AC.any_deps_in_progress() & ~AC.in_progress()).with_label(
+    "fresh across datasets"
+)
+
+
+def condition_for(
+    spec: dg.AssetSpec, other_partitioning: list[dg.AssetKey]
+) -> dg.AutomationCondition:
+    """The asset's condition; `other_partitioning`: what it reads that is partitioned
+    differently (per dataset vs across datasets). Those run in a run of their own, so the
+    asset waits for them instead of running beside them on what they are about to replace
+    (trends are judged after the healthy ranges they read are refitted, not before)."""
+    base = PER_DATASET if spec.partitions_def is not None else ACROSS_DATASETS
+    if not other_partitioning:
+        return base
+    waiting = AC.any_deps_match(AC.will_be_requested()).allow(
+        dg.AssetSelection.assets(*other_partitioning)
+    )
+    return (base & ~waiting).with_label(f"{base.get_label()}, after other runs it reads")
+
+
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "automation_sensor",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+    # One run per dataset partition rather than a backfill: they start at once.
+    emit_backfills=False,
+    description="Evaluates every asset's automation condition and launches what is due.",
 )

@@ -3,7 +3,7 @@ next to the jobs whose asset lists it reads (written last, by this one step)."""
 
 import dagster as dg
 
-from facesym_pipeline.defs.jobs import DEEP_MODEL_ASSETS, PARTITIONED_ASSETS
+from facesym_pipeline.defs.jobs import PARTITIONED_ASSETS
 from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.normative.assets import healthy_ranges, risk_model, validity_report
 from facesym_pipeline.defs.resources import WarehouseResource
@@ -14,15 +14,15 @@ from facesym_pipeline.lib.store.catalog import refresh_catalog
 
 
 @dg.asset(
+    # Every lake table: a view is made over each.
     deps=[
-        *PARTITIONED_ASSETS,
-        *DEEP_MODEL_ASSETS,
+        *(key for assets in PARTITIONED_ASSETS for key in assets.keys),
+        *asymmetry_classifier.keys,
+        *risk_model.keys,
+        *sequence_model.keys,
         feature_dictionary,
-        asymmetry_classifier,
         healthy_ranges,
-        risk_model,
         validity_report,
-        sequence_model,
     ],
     group_name="warehouse",
     kinds={"duckdb"},

@@ -1,5 +1,5 @@
-"""The project's jobs and the asset lists they select: one dataset partition, the image
-models and shortcut audit, and everything computed over all datasets."""
+"""The asset lists tests and the catalog share, and the one job kept for launching a
+dataset by hand from the UI (automation conditions launch everything else)."""
 
 import dagster as dg
 
@@ -31,30 +31,16 @@ DATASET_ASSETS = [
     functional_features,
     media_features,
     measurement_calibration,
-    region_crops,
 ]
 # Video trends: per dataset, but judged against the healthy ranges of all datasets.
 TREND_ASSETS = [temporal_series, temporal_trends]
-PARTITIONED_ASSETS = DATASET_ASSETS + TREND_ASSETS
+# Image models and the shortcut audit: per labelled dataset.
+DEEP_MODEL_ASSETS = [region_crops, full_face_cnn, region_cnn, shortcut_audit]
+PARTITIONED_ASSETS = DATASET_ASSETS + TREND_ASSETS + DEEP_MODEL_ASSETS
 
-# Partitioned by `dataset`, which Dagster infers from the selected assets.
 dataset_job = dg.define_asset_job(
     "dataset_job",
-    selection=dg.AssetSelection.assets(*PARTITIONED_ASSETS),
-    description="Materialise every asset of one dataset partition, and their checks.",
-)
-
-# Image models and the shortcut audit on one labelled dataset (asset config).
-DEEP_MODEL_ASSETS = [full_face_cnn, region_cnn, shortcut_audit]
-deep_models_job = dg.define_asset_job(
-    "deep_models_job",
-    selection=dg.AssetSelection.assets(*DEEP_MODEL_ASSETS),
-    description="Train the full-face and region CNNs and audit every model for shortcuts.",
-)
-
-# Unpartitioned assets over all datasets: healthy ranges, models, exports and the catalog.
-warehouse_job = dg.define_asset_job(
-    "warehouse_job",
-    selection=dg.AssetSelection.groups("warehouse", "models", "normative"),
-    description="Refresh healthy ranges, models, exports and the DuckDB catalog.",
+    selection=dg.AssetSelection.assets(*DATASET_ASSETS, *TREND_ASSETS),
+    description="Materialise one dataset partition from its files to its video trends, "
+    "with its checks.",
 )

@@ -22,3 +22,15 @@ def table_metadata(
         meta["rejected"] = sum(counts.values())
     meta.update(extra)
     return meta
+
+
+def skipped_results(context, reason: str):
+    """One result per asset the step was asked for, each saying why there was nothing to
+    do: an outcome visible in the UI, not a failure. A multi-asset's own tables come
+    after the asset they derive from, as Dagster requires."""
+    specs = [s for s in context.assets_def.specs if s.key in context.selected_asset_keys]
+    keys = {s.key for s in specs}
+    for spec in sorted(specs, key=lambda s: sum(d.asset_key in keys for d in s.deps)):
+        yield dg.MaterializeResult(
+            asset_key=spec.key, metadata={"dagster/row_count": 0, "skipped": reason}
+        )

@@ -29,6 +29,10 @@ class WarehouseResource(dg.ConfigurableResource):
     )
 
     @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
     def lake(self) -> Lake:
         return Lake(Path(self.warehouse_dir))
 

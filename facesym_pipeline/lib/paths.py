@@ -68,10 +68,30 @@ def dataset_dir(key: str, root: Path | None = None) -> Path:
     """The folder under `data/` whose slug is `key` (the slug is not always reversible, so search)."""
     validate_partition_key(key)
     root = (root or data_root()).resolve()
+    folder = dataset_keys(root)[0].get(key)
+    if folder is None:
+        raise FileNotFoundError(f"no dataset folder under {root} has the key {key!r}")
+    return folder
+
+
+def dataset_keys(root: Path | None = None) -> tuple[dict[str, Path], list[str]]:
+    """Every dataset folder by its partition key, and the folders (relative paths) whose
+    name gives no valid key: those are reported and left out, never fatal to the others."""
+    root = (root or data_root()).resolve()
+    valid: dict[str, Path] = {}
+    invalid: list[str] = []
     for folder in dataset_folders(root):
-        if slugify_dataset(folder.relative_to(root)) == key:
-            return folder
-    raise FileNotFoundError(f"no dataset folder under {root} has the key {key!r}")
+        rel = folder.relative_to(root).as_posix()
+        try:
+            key = slugify_dataset(rel)
+        except InvalidPartitionKey:
+            invalid.append(rel)
+            continue
+        if key in valid:  # two folders, one slug: neither may silently shadow the other
+            invalid.append(rel)
+        else:
+            valid[key] = folder
+    return valid, invalid
 
 
 def dataset_folders(root: Path | None = None) -> list[Path]:

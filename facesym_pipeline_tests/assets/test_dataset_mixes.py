@@ -93,3 +93,61 @@ def test_a_dataset_of_unlabelled_videos_gets_its_catalog(unlabelled_videos):
     assert "model_metrics" not in views  # nothing labelled: no classifier was trained
     assert "carries a label" in _latest_metadata("asymmetry_classifier")["skipped"]
     assert "no labelled video" in _latest_metadata("sequence_model")["skipped"]
+
+
+def _stale(key: str) -> dict[str, str]:
+    """What the UI would show as not fresh for partition `key` (and the cross-dataset
+    assets): Dagster's own stale-status resolver over the project's asset graph."""
+    from dagster._core.definitions.data_version import StaleStatus
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    from facesym_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    resolver = get_stale_status_resolver(dg.DagsterInstance.get(), list(defs.assets))
+    found = {}
+    for asset in graph.materializable_asset_keys:
+        partition = key if graph.get(asset).partitions_def is not None else None
+        status = resolver.get_status(asset, partition)
+        if status != StaleStatus.FRESH:
+            found[asset.to_user_string()] = status.value
+    return found
+
+
+def test_run_does_what_dagster_calls_stale_and_ignores_bad_folders(images_only):
+    from facesym_pipeline.defs.ingest.observe import register_and_observe
+    from facesym_pipeline.lib.store.fingerprints import HashCache
+
+    data = images_only / "data"
+    (data / "!!!").mkdir()
+    shutil.copy(sample_path("biden.jpg"), data / "!!!" / "x.jpg")
+    first = _facesym_run()
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "left out" in first.stdout and "!!!" in first.stdout
+    assert _stale("kaggle-2") == {}
+
+    again = _facesym_run()
+    assert again.returncode == 0 and "everything is up to date" in again.stdout, again.stdout
+
+    # New content: Dagster marks the dataset's inventory stale (what it read changed), and
+    # `facesym run` redoes it and, by the same conditions, everything downstream.
+    shutil.copy(sample_path("single_face.jpg"), data / "kaggle" / "2" / "stroke_data" / "n.jpg")
+    register_and_observe(dg.DagsterInstance.get(), data, HashCache())
+    stale = _stale("kaggle-2")
+    assert stale == {"media_inventory": "STALE"}, stale
+    third = _facesym_run()
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert "[kaggle-2]" in third.stdout and "media_inventory" in third.stdout
+    assert "temporal_trends" in third.stdout and "warehouse_catalog" in third.stdout
+    assert _stale("kaggle-2") == {}
+
+
+def test_a_single_file_gets_its_catalog(tmp_path, monkeypatch, samples):
+    data = _project(tmp_path, monkeypatch)
+    (data / "one").mkdir(parents=True)
+    shutil.copy(sample_path("obama.jpg"), data / "one" / "obama.jpg")
+    done = _facesym_run()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    views = table_counts(tmp_path / "warehouse" / "facesym.duckdb")
+    assert views["symmetry_features"] == 1
+    assert "no labelled still" in _latest_metadata("region_crops")["skipped"]

@@ -11,6 +11,7 @@ import torch
 from facesym_pipeline.defs.deep_models.assets import (
     full_face_cnn,
     region_cnn,
+    region_crops,
     shortcut_audit,
 )
 from facesym_pipeline.defs.jobs import DATASET_ASSETS
@@ -44,18 +45,20 @@ def deep_models(tmp_path_factory, samples):
     build_demo_images(root / "data" / "conf", sources=SOURCES, variants=VARIANTS, confound=True)
     instance = dg.DagsterInstance.ephemeral()
     assert materialize_partition(
-        DATASET_ASSETS, "conf", root / "data", root / "wh", instance=instance, workers=2
-    ).success
-    cnn = {"dataset": "conf", "epochs": 2, "threads": 1}
+        [*DATASET_ASSETS, region_crops], "conf", root / "data", root / "wh", instance=instance,
+        workers=2,
+    ).success  # fmt: skip
+    cnn = {"epochs": 2, "threads": 1}
     result = dg.materialize(
         [full_face_cnn, region_cnn, shortcut_audit],
+        partition_key="conf",
         instance=instance,
         resources=resources(root / "data", root / "wh"),
         run_config={
             "ops": {
                 "full_face_cnn": {"config": cnn},
                 "region_cnn": {"config": cnn},
-                "shortcut_audit": {"config": {"dataset": "conf", "n_boot": 50}},
+                "shortcut_audit": {"config": {"n_boot": 50}},
             }
         },
     )
@@ -80,26 +83,32 @@ def test_cnns_are_saved_per_fold_and_load_without_code_execution(deep_models):
         payload = torch.load(files[0], weights_only=True)
         assert payload["kind"] == kind
         assert not load_network(files[0]).training
-        (event,) = result.asset_materializations_for_node(kind)
+        (event,) = [
+            e for e in result.asset_materializations_for_node(kind)
+            if e.asset_key == dg.AssetKey(kind)
+        ]  # fmt: skip
         assert 0.0 <= event.metadata["out_of_fold_roc_auc"].value <= 1.0
-        history = Lake(wh).read(f"{kind}_history", None)
+        history = Lake(wh).read(f"{kind}_history", "conf")
         assert history["epoch"].max() >= 1
 
 
 def test_audit_covers_every_model_and_set_on_the_same_folds(deep_models):
     wh, result = deep_models
     lake = Lake(wh)
-    table = lake.read("shortcut_audit", None)
+    table = lake.read("shortcut_audit", "conf")
     assert set(table["model"]) == {"landmark_geometry", "full_face_cnn", "region_cnn"}
     assert set(table["test_set"]) == SETS
     accuracy = table.filter(pl.col("metric") == "accuracy")
     assert accuracy["value"].is_between(0, 1).all()
-    folds = lake.read("phase2_folds", None)  # the table keeps its name
+    folds = lake.read("audit_folds", "conf")
     by_group = folds.group_by("group").agg(pl.col("fold").n_unique())
     assert (by_group["fold"] == 1).all()  # no subject on both sides of a split
-    comparison = lake.read("model_comparison", None)
+    comparison = lake.read("model_comparison", "conf")
     assert {"landmark_geometry", "full_face_cnn", "region_cnn"} <= set(comparison.columns)
-    (event,) = result.asset_materializations_for_node("shortcut_audit")
+    (event,) = [
+        e for e in result.asset_materializations_for_node("shortcut_audit")
+        if e.asset_key == dg.AssetKey("shortcut_audit")
+    ]  # fmt: skip
     summary = event.metadata["summary"].value
     assert all(f"**{m}**" in summary for m in ("landmark_geometry", "full_face_cnn", "region_cnn"))
     for name in ("shortcut_audit.png", "shortcut_audit.md", "attribution.png"):

@@ -1,6 +1,7 @@
 import dagster as dg
 import polars as pl
 
+from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
@@ -29,7 +30,7 @@ def _passed(warehouse: WarehouseResource, key: str):
 
 @dg.asset(
     partitions_def=dataset_partitions,
-    deps=[face_landmarks, frame_quality],
+    deps=[face_landmarks, frame_quality, media_inventory],
     group_name="features",
     kinds={"parquet", "numpy"},
 )
@@ -47,7 +48,7 @@ def symmetry_features(
 
 @dg.asset(
     partitions_def=dataset_partitions,
-    deps=[symmetry_features],
+    deps=[symmetry_features, face_landmarks, frame_quality],
     group_name="features",
     kinds={"parquet", "numpy"},
 )
@@ -64,7 +65,7 @@ def functional_features(
 
 @dg.asset(
     partitions_def=dataset_partitions,
-    deps=[symmetry_features, functional_features],
+    deps=[symmetry_features, functional_features, media_inventory],
     group_name="features",
     kinds={"parquet", "polars"},
 )

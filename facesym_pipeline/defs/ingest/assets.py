@@ -3,11 +3,44 @@ import dagster as dg
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.resources import WarehouseResource
-from facesym_pipeline.lib.media.inventory import rejection_counts, scan_dataset
+from facesym_pipeline.lib.media.inventory import (
+    rejection_counts,
+    scan_dataset,
+    usable_media_count,
+)
+from facesym_pipeline.lib.paths import dataset_keys
 from facesym_pipeline.lib.store.fingerprints import dataset_fingerprint
 
 
-@dg.asset(partitions_def=dataset_partitions, group_name="ingest", kinds={"parquet", "polars"})
+@dg.multi_observable_source_asset(
+    specs=[
+        dg.AssetSpec(
+            "dataset_files",
+            partitions_def=dataset_partitions,
+            group_name="ingest",
+            description="The files of a dataset folder under data/, versioned by a "
+            "fingerprint of their content: a new fingerprint makes what is computed from "
+            "the dataset stale. Observed by the dataset sensor and by `facesym run`.",
+        )
+    ]
+)
+def dataset_files(context, warehouse: WarehouseResource):
+    cache = warehouse.hash_cache()
+    folders, _ = dataset_keys(warehouse.data_path)
+    registered = context.instance.get_dynamic_partitions(dataset_partitions.name)
+    versions = {
+        key: dataset_fingerprint(folders[key], cache) for key in registered if key in folders
+    }
+    cache.save()
+    yield dg.DataVersionsByPartition(versions)
+
+
+@dg.asset(
+    partitions_def=dataset_partitions,
+    deps=[dataset_files],
+    group_name="ingest",
+    kinds={"parquet", "polars"},
+)
 def media_inventory(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -25,6 +58,6 @@ def media_inventory(
             path,
             counts,
             dataset_fingerprint=dataset_fingerprint(folder, cache),
-            usable_media=int((inventory["status"] == "ok").sum()),
+            usable_media=usable_media_count(inventory),
         )
     )

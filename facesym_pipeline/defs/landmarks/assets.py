@@ -5,6 +5,7 @@ import dagster as dg
 from facesym_pipeline.defs.frames.assets import sampled_frames
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
+from facesym_pipeline.defs.progress import progress
 from facesym_pipeline.defs.resources import LandmarkerResource, WarehouseResource
 from facesym_pipeline.lib.face.landmark_pass import landmark_pass_for_dataset
 
@@ -25,15 +26,16 @@ def face_landmarks(
     (occlusion), all measured on the same decoded frame."""
     key = context.partition_key
     started = time.perf_counter()
-    table = landmark_pass_for_dataset(
-        warehouse.lake.read("media_inventory", key),
-        warehouse.lake.read("sampled_frames", key),
-        warehouse.dataset_folder(key),
-        landmarker.resolved_model(),
-        landmarker.workers,
-        progress=lambda done, total: context.log.info(f"landmarks: {done}/{total} media"),
-        hands=landmarker.resolved_hands(),
-    )
+    with progress(context, f"[{key}] landmarks", "media") as report:
+        table = landmark_pass_for_dataset(
+            warehouse.lake.read("media_inventory", key),
+            warehouse.lake.read("sampled_frames", key),
+            warehouse.dataset_folder(key),
+            landmarker.resolved_model(),
+            landmarker.workers,
+            progress=report,
+            hands=landmarker.resolved_hands(),
+        )
     elapsed_s = time.perf_counter() - started
     path = warehouse.lake.write("face_landmarks", key, table)
     status = dict(table["status"].value_counts().iter_rows())

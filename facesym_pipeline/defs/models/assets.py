@@ -2,12 +2,9 @@ import dagster as dg
 from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import media_features
-from facesym_pipeline.defs.metadata import table_metadata
+from facesym_pipeline.defs.metadata import skipped_results, table_metadata
 from facesym_pipeline.defs.resources import WarehouseResource
-from facesym_pipeline.lib.classify.training_data import training_frame
-from facesym_pipeline.lib.classify.training_run import train_classifier, why_not_trainable
 from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.store.model_files import list_models
 
 SHAP_PNG = "facial_asymmetry_functional_shap.png"
 
@@ -25,12 +22,43 @@ class ClassifierConfig(dg.Config):
     n_boot: int = Field(default=1000, description="Bootstrap resamples per confidence interval")
 
 
-@dg.asset(deps=[media_features], group_name="models", kinds={"scikitlearn", "skops"})
+def _table_spec(name: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(name, deps=["asymmetry_classifier"], description=description,
+                        kinds={"parquet"})  # fmt: skip
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "asymmetry_classifier",
+            deps=[media_features],
+            description="The landmark-feature stroke-asymmetry classifier (logistic "
+            "regression or boosted trees, chosen by subject-grouped cross-validation), saved "
+            "with skops, with SHAP.",
+            kinds={"scikitlearn", "skops"},
+        ),
+        _table_spec(
+            "model_metrics",
+            "Cross-validated metrics of every candidate model, "
+            "grouped by subject and (for contrast) random, with bootstrap intervals.",
+        ),
+        _table_spec("cv_folds", "Which fold held out each training row, per scheme."),
+        _table_spec(
+            "model_registry",
+            "Every saved model file: id, kind, features, training "
+            "partitions, code version and sha256.",
+        ),
+    ],
+    group_name="models",
+)
 def asymmetry_classifier(
     context: dg.AssetExecutionContext, config: ClassifierConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """The landmark-feature stroke-asymmetry classifier (logistic regression or boosted
-    trees, chosen by subject-grouped cross-validation), saved with skops, with SHAP."""
+):
+    # scikit-learn and skops load in the step that trains, not in every process.
+    from facesym_pipeline.lib.classify.training_data import training_frame
+    from facesym_pipeline.lib.classify.training_run import train_classifier, why_not_trainable
+    from facesym_pipeline.lib.store.model_files import list_models
+
     lake = warehouse.lake
     features = lake.read_all("media_features")
     if config.partitions is not None:
@@ -40,7 +68,8 @@ def asymmetry_classifier(
     reason = why_not_trainable(training_frame(features))
     if reason is not None:
         # Unlabelled data is normal input: say so instead of failing the catalog's run.
-        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "skipped": reason})
+        yield from skipped_results(context, reason)
+        return
     run = train_classifier(
         features,
         warehouse.models_dir,
@@ -48,24 +77,27 @@ def asymmetry_classifier(
         seed=config.seed,
         n_boot=config.n_boot,
     )
-    lake.write("model_metrics", None, run.metrics)
-    lake.write("cv_folds", None, run.folds)
     registry = list_models(warehouse.models_dir)
-    lake.write("model_registry", None, registry)
+    tables = {"model_metrics": run.metrics, "cv_folds": run.folds, "model_registry": registry}
+    paths = {name: lake.write(name, None, table) for name, table in tables.items()}
     grouped = run.metrics.filter(
         (run.metrics["cv_scheme"] == "grouped") & (run.metrics["model"] == run.record.model_name)
     )
     context.log.info(f"model {run.record.model_id} ({run.record.model_name}) on {run.partitions}")
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            run.metrics,
-            warehouse.models_dir / f"{run.record.model_id}.skops",
-            model_id=run.record.model_id,
-            model=run.record.model_name,
-            training_rows=run.n_rows,
-            training_partitions=dg.MetadataValue.json(run.partitions),
-            grouped_cv_metrics=dg.MetadataValue.md(markdown_table(grouped, max_rows=20)),
-            top_features=dg.MetadataValue.md(run.shap_markdown),
-            shap_summary=dg.MetadataValue.md(inline_png(run.shap_png, "SHAP summary")),
-        )
+    yield dg.MaterializeResult(
+        asset_key="asymmetry_classifier",
+        metadata={
+            "path": dg.MetadataValue.path(
+                str(warehouse.models_dir / f"{run.record.model_id}.skops")
+            ),
+            "model_id": run.record.model_id,
+            "model": run.record.model_name,
+            "training_rows": run.n_rows,
+            "training_partitions": dg.MetadataValue.json(run.partitions),
+            "grouped_cv_metrics": dg.MetadataValue.md(markdown_table(grouped, max_rows=20)),
+            "top_features": dg.MetadataValue.md(run.shap_markdown),
+            "shap_summary": dg.MetadataValue.md(inline_png(run.shap_png, "SHAP summary")),
+        },
     )
+    for name, table in tables.items():
+        yield dg.MaterializeResult(asset_key=name, metadata=table_metadata(table, paths[name]))

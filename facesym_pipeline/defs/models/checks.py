@@ -1,21 +1,21 @@
 import dagster as dg
 import polars as pl
 
-from facesym_pipeline.defs.models.assets import asymmetry_classifier
 from facesym_pipeline.defs.resources import WarehouseResource
-from facesym_pipeline.lib.classify.model_selection import fold_leakage
 
 
 class ClassifierQualityConfig(dg.Config):
     min_grouped_auc: float = 0.6
 
 
-@dg.asset_check(asset=asymmetry_classifier, blocking=True)
+@dg.asset_check(asset="asymmetry_classifier", blocking=True)
 def classifier_honest_and_above_floor(
     config: ClassifierQualityConfig, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     """Fails when a subject appears in both train and test of a grouped fold, or when the
     chosen model's subject-grouped CV ROC AUC is below the floor."""
+    from facesym_pipeline.lib.classify.model_selection import fold_leakage
+
     lake = warehouse.lake
     if "cv_folds" not in lake.tables():
         return dg.AssetCheckResult(

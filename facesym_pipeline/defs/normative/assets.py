@@ -4,21 +4,15 @@ from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import (
     functional_features,
-    measurement_calibration,
+    media_features,
     symmetry_features,
 )
-from facesym_pipeline.defs.metadata import table_metadata
+from facesym_pipeline.defs.ingest.assets import media_inventory
+from facesym_pipeline.defs.metadata import skipped_results, table_metadata
 from facesym_pipeline.defs.quality.assets import frame_quality
 from facesym_pipeline.defs.resources import WarehouseResource
 from facesym_pipeline.lib.classify.population_tables import load_population, population_media
 from facesym_pipeline.lib.classify.risk import RISK_MODEL_SCHEMA, RiskModel
-from facesym_pipeline.lib.classify.risk_fit import fit_risk, why_not_fittable
-from facesym_pipeline.lib.classify.validity import (
-    VALIDITY_SCHEMA,
-    calibration_by_person,
-    quality_by_person,
-    validity_rows,
-)
 from facesym_pipeline.lib.measure.normative import NORMATIVE_SCHEMA, fit_normative_ranges
 from facesym_pipeline.lib.measure.reference_split import FIT
 from facesym_pipeline.lib.media.labels import read_labels_table
@@ -44,7 +38,11 @@ def _labels(warehouse: WarehouseResource, key: str) -> pl.DataFrame | None:
         return None
 
 
-@dg.asset(deps=[symmetry_features, functional_features], group_name="normative", kinds={"parquet"})
+@dg.asset(
+    deps=[symmetry_features, functional_features, media_inventory],
+    group_name="normative",
+    kinds={"parquet"},
+)
 def healthy_ranges(config: ReferenceConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """How asymmetric real, unaffected people are: per measure, expression (neutral or
     smile) and |yaw| bin, percentiles of |value| with people-resampled intervals, fitted on
@@ -70,45 +68,84 @@ def healthy_ranges(config: ReferenceConfig, warehouse: WarehouseResource) -> dg.
     return dg.MaterializeResult(metadata=table_metadata(table, path, **extra))
 
 
-@dg.asset(
-    deps=[healthy_ranges, symmetry_features, functional_features],
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "risk_model",
+            deps=[healthy_ranges, symmetry_features, functional_features, media_inventory],
+            description="The risk signal's scorer and its levels, calibrated on the normative "
+            "population: a rule and a logistic model over deviations from the healthy ranges, "
+            "the better one on held-out people kept (stored as plain numbers, loadable "
+            "without running code).",
+            kinds={"parquet", "scikitlearn"},
+        ),
+        dg.AssetSpec(
+            "risk_model_scores",
+            deps=["risk_model"],
+            description="Out-of-fold risk scores of every fit image (originals and injected "
+            "variants), per candidate method.",
+            kinds={"parquet"},
+        ),
+        dg.AssetSpec(
+            "risk_model_comparison",
+            deps=["risk_model"],
+            description="Rule against logistic model: grouped cross-validated ranking and "
+            "false-alarm rates, and which one was kept.",
+            kinds={"parquet"},
+        ),
+    ],
     group_name="normative",
-    kinds={"parquet", "scikitlearn"},
 )
-def risk_model(config: ReferenceConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The risk signal's scorer and its levels, calibrated on the normative population: a
-    rule and a logistic model over deviations from the healthy ranges, the better one on
-    held-out people kept (stored as plain numbers, loadable without running code)."""
+def risk_model(
+    context: dg.AssetExecutionContext, config: ReferenceConfig, warehouse: WarehouseResource
+):
+    from facesym_pipeline.lib.classify.risk_fit import fit_risk, why_not_fittable
+
     lake = warehouse.lake
     ranges = lake.read_optional("healthy_ranges")
     frames = load_population(lake, config.injected, _labels(warehouse, config.injected))
     media = None if frames is None else population_media(frames, ranges)
     reason = why_not_fittable(media)
     if reason is not None:
-        path = lake.write("risk_model", None, pl.DataFrame(schema=RISK_MODEL_SCHEMA))
-        return dg.MaterializeResult(
-            metadata={"dagster/row_count": 0, "path": dg.MetadataValue.path(str(path)),
-                      "skipped": reason + "; `facesym analyze` uses the uncalibrated rule"}
-        )  # fmt: skip
+        lake.write("risk_model", None, pl.DataFrame(schema=RISK_MODEL_SCHEMA))
+        yield from skipped_results(
+            context, reason + "; `facesym analyze` uses the uncalibrated rule"
+        )
+        return
     fit = fit_risk(media, seed=config.seed)
-    table = fit.chosen.to_table()
-    path = lake.write("risk_model", None, table)
-    lake.write("risk_model_scores", None, fit.scores)
-    lake.write("risk_model_comparison", None, fit.comparison)
-    return dg.MaterializeResult(
+    tables = {
+        "risk_model": fit.chosen.to_table(),
+        "risk_model_scores": fit.scores,
+        "risk_model_comparison": fit.comparison,
+    }
+    paths = {name: lake.write(name, None, table) for name, table in tables.items()}
+    yield dg.MaterializeResult(
+        asset_key="risk_model",
         metadata=table_metadata(
-            table,
-            path,
+            tables["risk_model"],
+            paths["risk_model"],
             method=fit.chosen.method,
             elevated_at=fit.chosen.elevated_at,
             high_at=fit.chosen.high_at,
             comparison=dg.MetadataValue.md(markdown_table(fit.comparison, 20)),
-        )
+        ),
     )
+    for name in ("risk_model_scores", "risk_model_comparison"):
+        yield dg.MaterializeResult(
+            asset_key=name, metadata=table_metadata(tables[name], paths[name])
+        )
 
 
 @dg.asset(
-    deps=[risk_model, healthy_ranges, measurement_calibration, frame_quality],
+    deps=[
+        dg.AssetKey("risk_model"),
+        healthy_ranges,
+        symmetry_features,
+        functional_features,
+        media_features,
+        frame_quality,
+        media_inventory,
+    ],  # fmt: skip
     group_name="normative",
     kinds={"parquet", "matplotlib"},
 )
@@ -116,6 +153,14 @@ def validity_report(config: ReferenceConfig, warehouse: WarehouseResource) -> dg
     """How far the risk signal and the instrument hold, on held-out people only:
     false-alarm rates by level, ranking AUC by injected size and renderer, calibration per
     renderer, spread across pose in real videos and rejection rates, with intervals."""
+    # scikit-learn loads in the steps that fit and validate, not in every process.
+    from facesym_pipeline.lib.classify.validity import (
+        VALIDITY_SCHEMA,
+        calibration_by_person,
+        quality_by_person,
+        validity_rows,
+    )
+
     lake = warehouse.lake
     ranges = lake.read_optional("healthy_ranges")
     stored = lake.read_optional("risk_model")

@@ -3,37 +3,43 @@ import polars as pl
 from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
+from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.normative.assets import healthy_ranges
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.resources import WarehouseResource
 from facesym_pipeline.lib.measure.normative import pooled_limits
-from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
-from facesym_pipeline.lib.render.trend_report_files import write_trend_reports
-from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
-from facesym_pipeline.lib.temporal.sequence_eval import (
-    COMPARISON_SCHEMA,
-    PER_VIDEO_SCHEMA,
-    compare_sequence_vs_rules,
-    train_final_model,
-    why_not_comparable,
+from facesym_pipeline.lib.render.markdown import markdown_table
+from facesym_pipeline.lib.render.trend_report_files import (
+    trend_plots_markdown,
+    write_trend_reports,
 )
+from facesym_pipeline.lib.temporal.inputs import labelled_videos, video_frames
 from facesym_pipeline.lib.temporal.series import build_temporal_series, per_second
 from facesym_pipeline.lib.temporal.video_trends import build_temporal_trends
 
 
-@dg.asset(
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "temporal_series",
+            deps=[symmetry_features, functional_features, media_inventory],
+            description="Each video's measures on a uniform time base: quality gaps kept as "
+            "gaps, outliers replaced by a Hampel filter and smoothed with windows in seconds.",
+            kinds={"parquet", "polars"},
+        ),
+        dg.AssetSpec(
+            "temporal_series_per_second",
+            deps=["temporal_series"],
+            description="The same series aggregated per second of video (median, spread and "
+            "share of analysable frames).",
+            kinds={"parquet", "polars"},
+        ),
+    ],
     partitions_def=dataset_partitions,
-    deps=[symmetry_features, functional_features],
     group_name="temporal",
-    kinds={"parquet", "polars"},
 )
-def temporal_series(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """Each video's measures on a uniform time base: quality gaps kept as gaps, outliers
-    replaced by a Hampel filter and smoothed with windows in seconds (per-second
-    aggregates in `temporal_series_per_second`)."""
+def temporal_series(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     key = context.partition_key
     lake = warehouse.lake
     frames = video_frames(
@@ -44,17 +50,19 @@ def temporal_series(
     series = build_temporal_series(frames).with_columns(dataset=pl.lit(key))
     path = lake.write("temporal_series", key, series)
     seconds = per_second(series).with_columns(dataset=pl.lit(key))
-    lake.write("temporal_series_per_second", key, seconds)
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            series, path, videos=series["media_id"].n_unique(), per_second_rows=seconds.height
-        )
+    seconds_path = lake.write("temporal_series_per_second", key, seconds)
+    yield dg.MaterializeResult(
+        asset_key="temporal_series",
+        metadata=table_metadata(series, path, videos=series["media_id"].n_unique()),
+    )
+    yield dg.MaterializeResult(
+        asset_key="temporal_series_per_second", metadata=table_metadata(seconds, seconds_path)
     )
 
 
 @dg.asset(
     partitions_def=dataset_partitions,
-    deps=[temporal_series, healthy_ranges],
+    deps=[dg.AssetKey("temporal_series"), healthy_ranges, media_inventory],
     group_name="temporal",
     kinds={"parquet", "html"},
 )
@@ -75,7 +83,6 @@ def temporal_trends(
         trends = trends.join(names, on="media_id", how="left").with_columns(dataset=pl.lit(key))
     path = lake.write("temporal_trends", key, trends)
     html, pngs = write_trend_reports(key, series, trends, analyses, warehouse.reports_dir(key))
-    shown = list(pngs.items())[:6]
     return dg.MaterializeResult(
         metadata=table_metadata(
             trends,
@@ -96,9 +103,7 @@ def temporal_trends(
                     ],
                 )
             ),
-            plots=dg.MetadataValue.md(
-                "\n\n".join(inline_png(p, f"trends of {m[:8]}") for m, p in shown) or "(no videos)"
-            ),
+            plots=dg.MetadataValue.md(trend_plots_markdown(trends, pngs, html)),
         )
     )
 
@@ -107,13 +112,42 @@ class SequenceModelConfig(dg.Config):
     seed: int = Field(default=0, description="Seed of folds, initialisation and bootstrap")
 
 
-@dg.asset(deps=[temporal_trends], group_name="models", kinds={"pytorch", "parquet"})
-def sequence_model(
-    config: SequenceModelConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """A small temporal-convolution classifier over each video's per-frame measures,
-    compared with the rule-based detector on subjects neither has seen (leave one subject
-    out, subject-bootstrap intervals); the final model is trained on every labelled video."""
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "sequence_model",
+            deps=[dg.AssetKey("temporal_series"), temporal_trends, media_inventory],
+            description="A small temporal-convolution classifier over each video's per-frame "
+            "measures, trained on every labelled video (state dict, weights_only=True).",
+            kinds={"pytorch"},
+        ),
+        dg.AssetSpec(
+            "sequence_model_comparison",
+            deps=["sequence_model"],
+            description="The sequence model against the rule-based detector on subjects "
+            "neither has seen (leave one subject out), with subject-bootstrap intervals.",
+            kinds={"parquet"},
+        ),
+        dg.AssetSpec(
+            "sequence_model_predictions",
+            deps=["sequence_model"],
+            description="Each labelled video's held-out score from the sequence model and "
+            "the rules' decision.",
+            kinds={"parquet"},
+        ),
+    ],
+    group_name="models",
+)
+def sequence_model(config: SequenceModelConfig, warehouse: WarehouseResource):
+    # torch is imported by this step only, not by every process that loads the code.
+    from facesym_pipeline.lib.temporal.sequence_eval import (
+        COMPARISON_SCHEMA,
+        PER_VIDEO_SCHEMA,
+        compare_sequence_vs_rules,
+        train_final_model,
+        why_not_comparable,
+    )
+
     lake = warehouse.lake
     series = lake.read_all("temporal_series")
     trends = lake.read_all("temporal_trends")
@@ -122,27 +156,31 @@ def sequence_model(
     reason = why_not_comparable(series, trends, labels)
     if reason is not None:
         # Nothing to learn from is an outcome, not a failure: the catalog still gets built.
-        path = lake.write("sequence_model_comparison", None, pl.DataFrame(schema=COMPARISON_SCHEMA))
-        lake.write("sequence_model_predictions", None, pl.DataFrame(schema=PER_VIDEO_SCHEMA))
         model_path.unlink(missing_ok=True)
-        return dg.MaterializeResult(
-            metadata=table_metadata(pl.DataFrame(schema=COMPARISON_SCHEMA), path, skipped=reason)
+        comparison = pl.DataFrame(schema=COMPARISON_SCHEMA)
+        per_video = pl.DataFrame(schema=PER_VIDEO_SCHEMA)
+        extra = {"skipped": reason}
+    else:
+        # Neither method may have seen the held-out person: thresholds and rule decisions
+        # are re-derived inside each fold from the training subjects only.
+        comparison, details = compare_sequence_vs_rules(
+            series, trends, labels, seed=config.seed, refit_rules=True
         )
-    # Neither method may have seen the held-out person: thresholds and rule decisions are
-    # re-derived inside each fold from the training subjects only.
-    comparison, details = compare_sequence_vs_rules(
-        series, trends, labels, seed=config.seed, refit_rules=True
+        per_video = details.per_video
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        train_final_model(series, labels, model_path, seed=config.seed)
+        extra = {"videos": per_video.height, "rule": details.rule}
+    comparison_path = lake.write("sequence_model_comparison", None, comparison)
+    per_video_path = lake.write("sequence_model_predictions", None, per_video)
+    yield dg.MaterializeResult(
+        asset_key="sequence_model",
+        metadata={"path": dg.MetadataValue.path(str(model_path)), **extra},
     )
-    path = lake.write("sequence_model_comparison", None, comparison)
-    lake.write("sequence_model_predictions", None, details.per_video)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    train_final_model(series, labels, model_path, seed=config.seed)
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            comparison,
-            path,
-            model=dg.MetadataValue.path(str(model_path)),
-            videos=details.per_video.height,
-            rule=details.rule,
-        )
+    yield dg.MaterializeResult(
+        asset_key="sequence_model_comparison",
+        metadata=table_metadata(comparison, comparison_path),
+    )
+    yield dg.MaterializeResult(
+        asset_key="sequence_model_predictions",
+        metadata=table_metadata(per_video, per_video_path),
     )

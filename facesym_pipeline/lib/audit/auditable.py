@@ -1,0 +1,38 @@
+"""Whether a dataset has what the image models and the shortcut audit need, decided from
+its inventory alone (cheap: no image is read)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# A test fold and an early-stopping split each hold out whole subjects of both classes.
+MIN_SUBJECTS_PER_CLASS = 3
+
+
+def why_not_auditable(inventory: pl.DataFrame, excluded: bool = False) -> str | None:
+    """Why the image models and the shortcut audit have nothing to learn from a dataset, in
+    words, or None when they can run: subject-grouped folds need labelled stills of both
+    classes, each from at least three subjects (or distinct images without a subject)."""
+    if excluded:
+        return "the dataset is excluded from the image-model audit (configured)"
+    stills = inventory.filter(
+        (pl.col("kind") == "image") & (pl.col("status") == "ok") & pl.col("label").is_not_null()
+    )
+    if stills.is_empty():
+        return "no labelled still image"
+    groups = (
+        stills.with_columns(group=pl.coalesce(pl.col("subject_id"), pl.col("media_id")))
+        .group_by("label")
+        .agg(pl.col("group").n_unique())
+    )
+    per_class = dict(groups.iter_rows())
+    if len(per_class) < 2:
+        return f"every labelled still is of class {next(iter(per_class))}"
+    few = sorted(label for label, n in per_class.items() if n < MIN_SUBJECTS_PER_CLASS)
+    if few:
+        return (
+            f"class {few[0]} has stills of {per_class[few[0]]} subject(s); the networks need "
+            f"{MIN_SUBJECTS_PER_CLASS} (one held out for testing, one for early stopping, "
+            "one to train on)"
+        )
+    return None
