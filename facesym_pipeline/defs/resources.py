@@ -1,5 +1,6 @@
 """The resources every domain shares: where data and the warehouse are, and the MediaPipe
-landmarker bundle with its worker count. Bound under the keys the assets ask for."""
+landmarker bundle with its worker count, bound under the keys the assets ask for; and the
+executor every run uses."""
 
 from __future__ import annotations
 
@@ -92,6 +93,9 @@ class LandmarkerResource(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
+    # One process per run, not per step: a dataset's steps share one import of MediaPipe
+    # and the libraries, which is most of a small run's time.
     return dg.Definitions(
-        resources={"warehouse": WarehouseResource(), "landmarker": LandmarkerResource()}
+        resources={"warehouse": WarehouseResource(), "landmarker": LandmarkerResource()},
+        executor=dg.in_process_executor,
     )
