@@ -1,11 +1,37 @@
-"""Metadata every table asset reports: row count, a markdown preview, counts by reason."""
+"""Metadata every table asset reports: row count, column schema (with units from the
+feature dictionary), a markdown preview, counts by reason."""
 
 from __future__ import annotations
+
+from functools import cache
 
 import dagster as dg
 import polars as pl
 
+from facesym_pipeline.lib.measure.feature_dictionary import feature_dictionary
 from facesym_pipeline.lib.render.markdown import counts_table, markdown_table
+
+
+@cache
+def _described_columns() -> dict[str, str]:
+    """Column name -> "unit; formula" from the feature dictionary (units in the UI)."""
+    table = feature_dictionary()
+    return {
+        row["name"]: f"[{row['unit']}] {row['formula']}"
+        for row in table.select("name", "unit", "formula").iter_rows(named=True)
+    }
+
+
+def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
+    """The table's columns with their types, and unit and formula where the feature
+    dictionary defines the column."""
+    described = _described_columns()
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, str(dtype), description=described.get(name))
+            for name, dtype in frame.schema.items()
+        ]
+    )
 
 
 def table_metadata(
@@ -13,6 +39,7 @@ def table_metadata(
 ) -> dict:
     meta = {
         "dagster/row_count": frame.height,
+        "dagster/column_schema": column_schema(frame),
         "preview": dg.MetadataValue.md(markdown_table(frame)),
     }
     if path is not None:

@@ -105,3 +105,15 @@ def test_every_lake_table_is_a_declared_asset():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert written, "no lake writes found"
     assert written <= keys, f"lake tables that are not assets: {sorted(written - keys)}"
+
+
+def test_table_metadata_describes_columns_with_units():
+    import polars as pl
+
+    from facesym_pipeline.defs.metadata import table_metadata
+
+    frame = pl.DataFrame({"mouth_corner_height_diff_mm": [1.5], "media_id": ["m"]})
+    columns = table_metadata(frame)["dagster/column_schema"].columns
+    assert [c.name for c in columns] == ["mouth_corner_height_diff_mm", "media_id"]
+    assert columns[0].description.startswith("[mm] ") and columns[0].type == "Float64"
+    assert columns[1].description is None  # not a measure: no unit is invented
