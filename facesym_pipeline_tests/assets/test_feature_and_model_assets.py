@@ -132,7 +132,10 @@ def test_classifier_metrics_registry_shap_and_check(warehouse):
     assert loaded.feature_cols and hasattr(model, "predict_proba")
     registry = lake.read("model_registry", None)
     assert record.model_id in registry["model_id"].to_list()
-    (event,) = result.asset_materializations_for_node("asymmetry_classifier")
+    (event,) = [
+        e for e in result.asset_materializations_for_node("asymmetry_classifier")
+        if e.asset_key == dg.AssetKey("asymmetry_classifier")
+    ]  # fmt: skip
     assert "data:image/png;base64," in event.metadata["shap_summary"].value
 
 

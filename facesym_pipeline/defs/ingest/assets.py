@@ -1,3 +1,5 @@
+import warnings
+
 import dagster as dg
 
 from facesym_pipeline.defs.metadata import table_metadata
@@ -12,19 +14,7 @@ from facesym_pipeline.lib.paths import dataset_keys
 from facesym_pipeline.lib.store.fingerprints import dataset_fingerprint
 
 
-@dg.multi_observable_source_asset(
-    specs=[
-        dg.AssetSpec(
-            "dataset_files",
-            partitions_def=dataset_partitions,
-            group_name="ingest",
-            description="The files of a dataset folder under data/, versioned by a "
-            "fingerprint of their content: a new fingerprint makes what is computed from "
-            "the dataset stale. Observed by the dataset sensor and by `facesym run`.",
-        )
-    ]
-)
-def dataset_files(context, warehouse: WarehouseResource):
+def _dataset_fingerprints(context, warehouse: WarehouseResource):
     cache = warehouse.hash_cache()
     folders, _ = dataset_keys(warehouse.data_path)
     registered = context.instance.get_dynamic_partitions(dataset_partitions.name)
@@ -33,6 +23,24 @@ def dataset_files(context, warehouse: WarehouseResource):
     }
     cache.save()
     yield dg.DataVersionsByPartition(versions)
+
+
+with warnings.catch_warnings():
+    # Partitioned observable sources are marked beta; the behaviour used here is stable.
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    dataset_files = dg.multi_observable_source_asset(
+        # The spec stays inside the call: a module-level spec is an asset of its own.
+        specs=[
+            dg.AssetSpec(
+                "dataset_files",
+                partitions_def=dataset_partitions,
+                group_name="ingest",
+                description="The files of a dataset folder under data/, versioned by a fingerprint of "
+                "their content: a new fingerprint makes what is computed from the dataset stale. "
+                "Observed by the dataset sensor and by `facesym run`.",
+            )
+        ]
+    )(_dataset_fingerprints)
 
 
 @dg.asset(
