@@ -81,7 +81,7 @@ def _status(args) -> int:
     from facesym_pipeline.apps.status import status_report
 
     ensure_dagster_home()
-    print(status_report(warehouse_root()))
+    print(status_report(warehouse_root(), data_root()))
     return 0
 
 

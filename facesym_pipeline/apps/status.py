@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facesym_pipeline.lib.paths import dataset_keys
 from facesym_pipeline.lib.store.catalog import table_counts
 from facesym_pipeline.lib.store.lake import Lake
 
 
-def status_report(warehouse: Path) -> str:
+def status_report(warehouse: Path, data_dir: Path | None = None) -> str:
     lake = Lake(warehouse)
     lines = [f"warehouse: {warehouse}", "", "lake tables (partitions):"]
     tables = lake.tables()
@@ -21,14 +22,25 @@ def status_report(warehouse: Path) -> str:
     counts = table_counts(db)
     lines += ["", f"DuckDB catalog {db} (views, rows):"]
     lines += [f"  {name:28s} {rows:>10,d}" for name, rows in counts.items()] or ["  (none)"]
-    outputs = sorted(
-        p
-        for sub in ("exports", "reports", "models")
-        for p in (warehouse / sub).rglob("*")
-        if p.is_file()
-    )
-    lines += ["", "output files:"]
-    lines += [f"  {p.relative_to(warehouse)} ({p.stat().st_size:,d} bytes)" for p in outputs] or [
-        "  (none)"
-    ]
+    lines += ["", "output files (per folder):"]
+    lines += _output_folders(warehouse) or ["  (none)"]
+    if data_dir is not None:
+        _, left_out = dataset_keys(data_dir)
+        if left_out:
+            lines += ["", f"data folders left out (no valid or unique key): {', '.join(left_out)}"]
     return "\n".join(lines)
+
+
+def _output_folders(warehouse: Path) -> list[str]:
+    """Exports, reports and models by folder: a count and a size, not every plot."""
+    sizes: dict[str, list[int]] = {}
+    for sub in ("exports", "reports", "models"):
+        for path in (warehouse / sub).rglob("*"):
+            if path.is_file():
+                rel = path.relative_to(warehouse)
+                folder = "/".join(rel.parts[:2]) if len(rel.parts) > 2 else rel.parts[0]
+                sizes.setdefault(folder, []).append(path.stat().st_size)
+    return [
+        f"  {folder:36s} {len(files):>4d} files {sum(files) / 1e6:>8.2f} MB"
+        for folder, files in sorted(sizes.items())
+    ]
