@@ -36,16 +36,16 @@ def condition_for(
     spec: dg.AssetSpec, other_partitioning: list[dg.AssetKey]
 ) -> dg.AutomationCondition:
     """The asset's condition; `other_partitioning`: what it reads that is partitioned
-    differently (per dataset vs across datasets). Those run in a run of their own, so the
-    asset waits for them instead of running beside them on what they are about to replace
-    (trends are judged after the healthy ranges they read are refitted, not before)."""
+    differently (per dataset vs across datasets). Those run in runs of their own, so the
+    asset waits while any of them is due instead of running beside them on what they are
+    about to replace: the healthy ranges are refitted after the datasets' features, and
+    trends are judged after the ranges they read."""
     base = PER_DATASET if spec.partitions_def is not None else ACROSS_DATASETS
     if not other_partitioning:
         return base
-    waiting = AC.any_deps_match(AC.will_be_requested()).allow(
-        dg.AssetSelection.assets(*other_partitioning)
-    )
-    return (base & ~waiting).with_label(f"{base.get_label()}, after other runs it reads")
+    theirs = ACROSS_DATASETS if spec.partitions_def is not None else PER_DATASET
+    waiting = AC.any_deps_match(theirs).allow(dg.AssetSelection.assets(*other_partitioning))
+    return (base & ~waiting).with_label(f"{base.get_label()}, after what it reads")
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

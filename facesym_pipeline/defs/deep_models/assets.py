@@ -30,8 +30,11 @@ class AuditScopeConfig(dg.Config):
 
 
 def _why_not(key: str, scope: AuditScopeConfig, warehouse: WarehouseResource) -> str | None:
+    lake = warehouse.lake
     return why_not_auditable(
-        warehouse.lake.read("media_inventory", key), excluded=key in scope.exclude
+        lake.read("media_inventory", key),
+        lake.read("frame_quality", key),
+        excluded=key in scope.exclude,
     )
 
 

@@ -12,8 +12,8 @@ class ClassifierQualityConfig(dg.Config):
 def classifier_honest_and_above_floor(
     config: ClassifierQualityConfig, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    """Fails when a subject appears in both train and test of a grouped fold, or when the
-    chosen model's subject-grouped CV ROC AUC is below the floor."""
+    """Fails (blocking) when a subject appears in both train and test of a grouped fold;
+    warns when the chosen model's subject-grouped CV ROC AUC is below the floor."""
     from facesym_pipeline.lib.classify.model_selection import fold_leakage
 
     lake = warehouse.lake
@@ -33,12 +33,22 @@ def classifier_honest_and_above_floor(
         & (pl.col("cv_scheme") == "grouped")
         & (pl.col("metric") == "roc_auc")
     )["value"][0]
+    below_floor = auc < config.min_grouped_auc
     return dg.AssetCheckResult(
-        passed=not leaked and auc >= config.min_grouped_auc,
+        passed=not leaked and not below_floor,
+        # A leak makes every figure dishonest: it blocks what reads the classifier. A weak
+        # model on honest folds is a finding about the data, reported as a warning.
+        severity=dg.AssetCheckSeverity.ERROR if leaked else dg.AssetCheckSeverity.WARN,
         metadata={
             "grouped_roc_auc": round(float(auc), 4),
             "floor": config.min_grouped_auc,
             "leaked_groups": len(leaked),
         },
-        description=f"groups in train and test: {leaked[:5]}" if leaked else None,
+        description=(
+            f"groups in train and test: {leaked[:5]}"
+            if leaked
+            else f"grouped ROC AUC {auc:.2f} is below the floor {config.min_grouped_auc}"
+            if below_floor
+            else None
+        ),
     )
