@@ -32,6 +32,11 @@ ACROSS_DATASETS = (_TRIGGER & ~AC.any_deps_in_progress() & ~AC.in_progress()).wi
 )
 
 
+# Image models train for minutes: they start in a run of their own once their inputs
+# exist, so a dataset's features and trends never wait for them.
+OWN_RUN_GROUPS = {"deep_models"}
+
+
 def condition_for(
     spec: dg.AssetSpec, other_partitioning: list[dg.AssetKey]
 ) -> dg.AutomationCondition:
@@ -41,6 +46,11 @@ def condition_for(
     about to replace: the healthy ranges are refitted after the datasets' features, and
     trends are judged after the ranges they read."""
     base = PER_DATASET if spec.partitions_def is not None else ACROSS_DATASETS
+    if spec.group_name in OWN_RUN_GROUPS:
+        # Not while an input is about to be requested or is itself due: one training per
+        # change of its inputs, after they are done.
+        busy_input = AC.any_deps_match(AC.will_be_requested() | PER_DATASET)
+        base = (base & ~busy_input).with_label(f"{base.get_label()}, in a run of its own")
     if not other_partitioning:
         return base
     theirs = ACROSS_DATASETS if spec.partitions_def is not None else PER_DATASET
