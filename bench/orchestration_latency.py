@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -27,19 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
+from facesym_pipeline.apps.dev_server import dagster_dev, graphql
 from facesym_pipeline.apps.instance_home import ensure_dagster_home
 from facesym_pipeline.demo.samples import sample_path
 
 # The browser test already starts and stops `dagster dev` this way; one implementation.
-from facesym_pipeline_tests.browser.test_ui import _free_port, _location_loaded, _stop_group
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -60,7 +56,7 @@ NEW = (
         "noStroke_data": ["biden.jpg", "45-m7-di-ph.jpg", "multi_face.jpg"],
     },
 )
-DEMO_SOURCES = (PROJECT / "data" / "demo", Path("/tmp/fresh/data/demo"))
+DEMO_SOURCES = (PROJECT / "data" / "demo",)
 
 # Runs that sensors and automation conditions launch carry these tags; a limit of 0 holds
 # them in the queue so only the launched run executes (as in the browser test).
@@ -130,40 +126,6 @@ def facesym_run(*args: str) -> tuple[float, list[str]]:
 
 
 # --- dagster dev ------------------------------------------------------------------------
-
-
-@contextmanager
-def dagster_dev(root: Path):
-    """`dagster dev` on a free port in its own process group against `root`; yields the
-    base URL once the code location is loaded."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = root / "dagster_dev.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-w", str(PROJECT / "workspace.yaml")]
-            + ["-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + SERVER_TIMEOUT_S
-        while not _answers(base):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"no dagster dev UI:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
-        yield base
-    finally:
-        _stop_group(server)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return _location_loaded(base)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, TypeError):
-        return False
 
 
 def sensor_ticks(instance: dg.DagsterInstance, name: str) -> list:
@@ -294,7 +256,7 @@ def measure_latency() -> None:
         prepare_s, _ = facesym_run()
         print(f"existing 3-image dataset brought up to date by facesym run in {prepare_s:.0f} s")
 
-        with dagster_dev(root):
+        with dagster_dev(os.environ.copy(), root / "dagster_dev.log"):
             wait_until_daemon_idle(instance)
             key, layout = NEW
             t0 = drop_in(root / "data", key, layout)
@@ -351,19 +313,6 @@ def measure_cli(source: Path) -> tuple[float, float, float]:
         float(m["seconds"]) for m in map(CLI_RUN_LINE.match, lines) if m and m["label"] == "demo"
     ]
     return demo_runs[0], sum(demo_runs), total_s
-
-
-def graphql(base: str, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{base}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body = json.load(response)
-    if body.get("errors"):
-        raise RuntimeError(f"GraphQL errors: {body['errors']}")
-    return body["data"]
 
 
 LOCATION_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
@@ -434,7 +383,7 @@ def measure_ui(source: Path) -> tuple[float, float, float]:
         instance = use_root(root, hold_automation=True)
         shutil.copytree(source, root / "data" / "demo")
         instance.add_dynamic_partitions("dataset", ["demo"])
-        with dagster_dev(root) as base:
+        with dagster_dev(os.environ.copy(), root / "dagster_dev.log") as base:
             launched = time.time()
             run_id = launch_from_ui(base, "demo")
             finished = wait_for_run(instance, run_id)

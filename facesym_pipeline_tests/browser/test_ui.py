@@ -8,21 +8,15 @@ here) and the `playwright` package (test extra)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from facesym_pipeline.apps.dev_server import dagster_dev, graphql
 from facesym_pipeline.demo.samples import sample_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -38,7 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PROJECT = Path(__file__).resolve().parents[2]
 DATASET = "ui-mini"
 IMAGES = {"stroke_data": ("obama.jpg",), "noStroke_data": ("biden.jpg", "single_face.jpg")}
 # The test instance holds back every run a sensor or an automation condition launches
@@ -63,38 +56,6 @@ SERVER_TIMEOUT_S = 240
 RUN_TIMEOUT_S = 420
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _graphql(base: str, query: str) -> dict:
-    request = urllib.request.Request(
-        f"{base}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["data"]
-
-
-def _location_loaded(base: str) -> bool:
-    """True once the code location is loaded; fails at once when it failed to load."""
-    data = _graphql(
-        base,
-        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-        "locationOrLoadError { __typename ... on PythonError { message } } } } } }",
-    )
-    entries = data["workspaceOrError"]["locationEntries"]
-    for entry in entries:
-        loaded = entry["locationOrLoadError"] or {}
-        assert loaded.get("__typename") != "PythonError", (
-            f"code location {entry['name']} failed to load: {loaded.get('message')}"
-        )
-    return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
-
-
 def _ui_runs(base: str) -> list[dict]:
     """Runs launched from the UI for the test's partition."""
     query = (
@@ -102,7 +63,7 @@ def _ui_runs(base: str) -> list[dict]:
         f'{{key: "dagster/partition", value: "{DATASET}"}}]}}) '
         "{ ... on Runs { results { runId status assetSelection { path } } } } }"
     )
-    return _graphql(base, query)["runsOrError"]["results"]
+    return graphql(base, query)["runsOrError"]["results"]
 
 
 def _tail(path: Path, n: int = 4000) -> str:
@@ -136,55 +97,9 @@ def dagster_ui(tmp_path: Path, samples):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("dataset", [DATASET])
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "dagster_dev.log"
-    dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", str(PROJECT / "workspace.yaml")]
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [*command, "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + SERVER_TIMEOUT_S
-        while True:
-            assert server.poll() is None, f"dagster dev exited:\n{_tail(log_path)}"
-            try:
-                if _location_loaded(base):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, TypeError):
-                pass
-            assert time.monotonic() < deadline, (
-                f"no UI after {SERVER_TIMEOUT_S} s:\n{_tail(log_path)}"
-            )
-            time.sleep(2)
+    with dagster_dev(env, log_path, timeout_s=SERVER_TIMEOUT_S) as base:
         yield base, log_path
-    finally:
-        _stop_group(server)
-
-
-def _stop_group(server: subprocess.Popen) -> None:
-    """SIGINT (what dagster dev shuts down on), then SIGKILL, to the group it leads only."""
-    for sig, wait_s in ((signal.SIGINT, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
-        # the leader is gone; make sure none of its children outlived it
-        try:
-            os.killpg(server.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return
 
 
 def _wait_for_run(base: str, log_path: Path) -> dict:
