@@ -8,8 +8,9 @@ import multiprocessing
 import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -238,37 +239,71 @@ class LandmarkSession:
     def __exit__(self, *exc):
         self.close()
 
-    def analyse(self, tasks: Sequence[MediaTask], prefetch: int = 4) -> list[MediaResult]:
-        """Landmarks for every frame of every task; decoding runs one step ahead in a
-        thread (OpenCV and PIL release the GIL) so it overlaps inference. Never raises
-        for a bad file: the reason is recorded on its result."""
+    def analyse(
+        self, tasks: Sequence[MediaTask], prefetch: int = 4, finish_ahead: int = 4
+    ) -> list[MediaResult]:
+        """Landmarks for every frame of every task. Never raises for a bad file: the
+        reason is recorded on its result.
+
+        Three stages overlap, so only MediaPipe's face landmarker is on the critical path:
+        decoding runs up to `prefetch` frames ahead in a thread, and the per-frame work
+        after it (result conversion, image metrics, hand cover, refinement of stills) up
+        to `finish_ahead` frames behind in another (OpenCV, PIL and MediaPipe release the
+        GIL). Both queues are bounded, so at most a few decoded frames are held at once.
+        Native log lines go to the log file for the whole call (one redirection, not one
+        per MediaPipe call)."""
         results = {t.media_id: MediaResult(t.media_id) for t in tasks}
         by_id = {t.media_id: t for t in tasks}
         started: set[str] = set()
-        for media_id, frame_index, t_s, rgb, error in _prefetched(_decode(tasks), prefetch):
-            out = results[media_id]
-            if error is not None:
-                out.error = error
-                continue
-            if rgb is None:
-                out.frames.append(FrameResult(frame_index, t_s, "decode_failed"))
-                continue
-            still = by_id[media_id].kind == "image"
-            try:
-                if still:
-                    detection = self._image.detect(to_mp_image(rgb))
-                else:
-                    if media_id not in started:
-                        started.add(media_id)
-                        self._start_video()
-                    timestamp = self._video_origin + round(t_s * 1000)
-                    self._clock_ms = max(self._clock_ms + 1, timestamp)
-                    detection = self._video.detect_for_video(to_mp_image(rgb), self._clock_ms)
-                out.frames.append(
-                    frame_result(rgb, detection, frame_index, t_s, refine=still, hands=self._hands)
+        pending: deque = deque()  # (media_id, Future of FrameResult), in frame order
+
+        def settle(keep: int) -> None:
+            while len(pending) > keep:
+                media_id, future = pending.popleft()
+                try:
+                    results[media_id].frames.append(future.result())
+                except Exception as exc:  # one bad file must not take down the partition
+                    results[media_id].error = _landmark_failure(exc)
+
+        with (
+            native_logs_to(self.native_log),
+            ThreadPoolExecutor(1, thread_name_prefix="landmark-finish") as finisher,
+        ):
+            for media_id, frame_index, t_s, rgb, error in _prefetched(_decode(tasks), prefetch):
+                out = results[media_id]
+                if error is not None:
+                    settle(0)
+                    out.error = error
+                    continue
+                if rgb is None:
+                    settle(0)
+                    out.frames.append(FrameResult(frame_index, t_s, "decode_failed"))
+                    continue
+                still = by_id[media_id].kind == "image"
+                try:
+                    if still:
+                        detection = self._image.detect(to_mp_image(rgb))
+                    else:
+                        if media_id not in started:
+                            started.add(media_id)
+                            self._start_video()
+                        timestamp = self._video_origin + round(t_s * 1000)
+                        self._clock_ms = max(self._clock_ms + 1, timestamp)
+                        detection = self._video.detect_for_video(to_mp_image(rgb), self._clock_ms)
+                except Exception as exc:  # one bad file must not take down the partition
+                    settle(0)
+                    out.error = _landmark_failure(exc)
+                    continue
+                pending.append(
+                    (
+                        media_id,
+                        finisher.submit(
+                            frame_result, rgb, detection, frame_index, t_s, still, self._hands
+                        ),
+                    )
                 )
-            except Exception as exc:  # one bad file must not take down the partition
-                out.error = f"landmark_failure: {type(exc).__name__}: {str(exc)[:160]}"
+                settle(finish_ahead)
+            settle(0)
         return [results[t.media_id] for t in tasks]
 
     def _start_video(self) -> None:
@@ -278,6 +313,10 @@ class LandmarkSession:
             self._clock_ms += 1000
             self._video.detect_for_video(to_mp_image(self._RESET_FRAME), self._clock_ms)
         self._video_origin = self._clock_ms + 1000
+
+
+def _landmark_failure(exc: Exception) -> str:
+    return f"landmark_failure: {type(exc).__name__}: {str(exc)[:160]}"
 
 
 def _decode(tasks: Sequence[MediaTask]):
