@@ -1,9 +1,10 @@
 """`facesym run`: bring every asset up to date by the same automation conditions the
 daemon evaluates, executed in this process.
 
-Each round observes nothing new; it asks Dagster which assets and partitions are due
-(missing, something they read changed, or their code changed) and materialises them, one
-run per dataset partition and one for the cross-dataset assets, until nothing is due. The
+After observing data/ once, each round asks Dagster which assets and partitions are due
+(missing, something they read changed, or their code changed) and materialises them: per
+dataset, then across datasets, then each dataset's image models in a run of their own,
+until nothing is due. The
 conditions' cursor is kept in the instance folder, so a second `facesym run` knows what the
 first one did, and a run from the UI counts as done work for both.
 """
@@ -22,6 +23,7 @@ import dagster as dg
 from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 from dagster._serdes import deserialize_value, serialize_value
 
+from facesym_pipeline.defs.automation import OWN_RUN_GROUPS
 from facesym_pipeline.defs.ingest.observe import invalid_folder_line, register_and_observe
 from facesym_pipeline.lib.store.fingerprints import HashCache
 
@@ -88,6 +90,23 @@ def _due(defs: dg.Definitions, instance, cursor):
     return result.cursor, by_partition
 
 
+def _in_order(due: dict[str | None, list[dg.AssetKey]], graph):
+    """The runs of one round: each dataset's own work first, then what spans all datasets
+    (it reads them), then each dataset's image models (minutes of training that nothing
+    else in the round should wait for)."""
+    runs = []
+    for partition in sorted(p for p in due if p is not None):
+        light = [k for k in due[partition] if graph.get(k).group_name not in OWN_RUN_GROUPS]
+        heavy = [k for k in due[partition] if graph.get(k).group_name in OWN_RUN_GROUPS]
+        runs += [(0, partition, light)] if light else []
+        runs += [(2, partition, heavy)] if heavy else []
+    if None in due:
+        runs.append((1, None, due[None]))
+    return [
+        (partition, keys) for _, partition, keys in sorted(runs, key=lambda r: (r[0], r[1] or ""))
+    ]
+
+
 def _failure_line(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
@@ -125,7 +144,8 @@ def materialize_due(
     for key in decided.changed:
         say(f"[{key}] content changed")
 
-    order = {key: i for i, key in enumerate(defs.resolve_asset_graph().toposorted_asset_keys)}
+    graph = defs.resolve_asset_graph()
+    order = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
 
     def execute(partition: str | None, keys: list[dg.AssetKey]) -> None:
         label = partition or "all datasets"
@@ -146,7 +166,6 @@ def materialize_due(
         say(f"[{label}] {state} in {elapsed_s:.1f} s (run {result.run_id[:8]})")
 
     if force:
-        graph = defs.resolve_asset_graph()
         partitioned = [
             k for k in graph.materializable_asset_keys if graph.get(k).partitions_def is not None
         ]
@@ -158,7 +177,6 @@ def materialize_due(
         _save_cursor(instance, cursor)
         if not due:
             return outcome
-        # Datasets first: what spans all datasets reads them.
-        for partition in sorted(due, key=lambda p: (p is None, p or "")):
-            execute(partition, due[partition])
+        for partition, keys in _in_order(due, graph):
+            execute(partition, keys)
     raise RuntimeError(f"assets still due after {MAX_ROUNDS} rounds: {sorted(map(str, due))}")
