@@ -1,6 +1,6 @@
-"""Orchestration latency: the two targets of the orchestration issue.
+"""Orchestration latency: the targets of the orchestration issue, and "Materialize all".
 
-Run on purpose (not a test): `python bench/orchestration_latency.py [--only latency|ui]`.
+Run on purpose (not a test): `python bench/orchestration_latency.py [--only latency|ui|all]`.
 
 * latency: in a temporary project root whose small dataset `facesym run` has brought up to
   date, `dagster dev` runs; a new folder of 6 real faces is dropped into data/ and the
@@ -10,6 +10,8 @@ Run on purpose (not a test): `python bench/orchestration_latency.py [--only late
 * ui: the `demo` dataset's partitioned assets launched as the UI's Materialize button
   does (GraphQL `launchRun`), against `facesym run --force demo` in another fresh root
   (target: the UI at most 1.5 times the CLI).
+* all: "Materialize all" on a fresh instance, as the asset graph's button sends it (one
+  backfill of every asset over every partition: a labelled image dataset and a video).
 
 Each measurement gets its own temporary root (data/, warehouse/, DAGSTER_HOME) and stops
 only the `dagster dev` process group it started.
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -34,8 +37,6 @@ import yaml
 from facesym_pipeline.apps.dev_server import dagster_dev, graphql
 from facesym_pipeline.apps.instance_home import ensure_dagster_home
 from facesym_pipeline.demo.samples import sample_path
-
-# The browser test already starts and stops `dagster dev` this way; one implementation.
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -415,15 +416,65 @@ def measure_ui_vs_cli(given: Path | None) -> None:
     )
 
 
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+BACKFILL_STATUS = (
+    '{ partitionBackfillOrError(backfillId: "%s") { ... on PartitionBackfill { status } } }'
+)
+
+
+def measure_materialize_all(timeout_s: float = 1800) -> None:
+    """ "Materialize all" on a fresh instance, as the asset graph's button sends it: one
+    backfill of every asset over every partition (a labelled image dataset and a video)."""
+    from facesym_pipeline.definitions import defs
+
+    with tempfile.TemporaryDirectory(prefix="facesym-all-") as tmp:
+        root = Path(tmp)
+        instance = use_root(root, hold_automation=True)
+        write_sample_dataset(root / "data" / "mini", NEW[1])
+        write_sample_dataset(root / "data" / "clips", {".": ["single_face.mp4"]})
+        instance.add_dynamic_partitions("dataset", ["mini", "clips"])
+        keys = sorted(defs.resolve_asset_graph().materializable_asset_keys)
+        with dagster_dev(os.environ.copy(), root / "dagster_dev.log") as base:
+            started = time.monotonic()
+            params = {"assetSelection": [{"path": k.path} for k in keys], "allPartitions": True}
+            launched = graphql(base, LAUNCH_BACKFILL, {"params": params})
+            backfill_id = launched["launchPartitionBackfill"].get("backfillId")
+            if backfill_id is None:
+                raise RuntimeError(f"backfill not launched: {launched}")
+            status = "REQUESTED"
+            while status == "REQUESTED" and time.monotonic() - started < timeout_s:
+                time.sleep(5)
+                status = graphql(base, BACKFILL_STATUS % backfill_id)["partitionBackfillOrError"][
+                    "status"
+                ]
+            runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            by_status = Counter(r.dagster_run.status.value for r in runs)
+            print(
+                f"materialize all on a fresh instance: {status} in "
+                f"{time.monotonic() - started:.0f} s, {len(keys)} assets x 2 partitions, "
+                f"runs {dict(by_status)}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["latency", "ui"], help="one measurement only")
+    parser.add_argument("--only", choices=["latency", "ui", "all"], help="one measurement only")
     parser.add_argument("--demo", type=Path, help="the demo dataset folder to copy")
     args = parser.parse_args()
     if args.only in (None, "latency"):
         measure_latency()
     if args.only in (None, "ui"):
         measure_ui_vs_cli(args.demo)
+    if args.only in (None, "all"):
+        measure_materialize_all()
 
 
 if __name__ == "__main__":
