@@ -32,7 +32,6 @@ from collections import Counter
 from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from facesym_pipeline.apps.dev_server import dagster_dev, graphql
 from facesym_pipeline.apps.instance_home import ensure_dagster_home
@@ -59,12 +58,6 @@ NEW = (
 )
 DEMO_SOURCES = (PROJECT / "data" / "demo",)
 
-# Runs that sensors and automation conditions launch carry these tags; a limit of 0 holds
-# them in the queue so only the launched run executes (as in the browser test).
-HOLD_AUTOMATION = [
-    {"key": "dagster/sensor_name", "limit": 0},
-    {"key": "dagster/from_automation_condition", "limit": 0},
-]
 CLI_RUN_LINE = re.compile(r"^\[(?P<label>[^\]]+)\] ok in (?P<seconds>[\d.]+) s")
 DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
@@ -83,12 +76,7 @@ def use_root(root: Path, hold_automation: bool = False) -> dg.DagsterInstance:
         FACESYM_NATIVE_LOG=str(root / "native.log"),
     )
     (root / "data").mkdir(parents=True, exist_ok=True)
-    home = ensure_dagster_home()
-    if hold_automation:
-        config_file = home / "dagster.yaml"
-        config = yaml.safe_load(config_file.read_text())
-        config["run_coordinator"]["config"]["tag_concurrency_limits"] = HOLD_AUTOMATION
-        config_file.write_text(yaml.safe_dump(config))
+    ensure_dagster_home(hold_automated_runs=hold_automation)
     return dg.DagsterInstance.get()
 
 

@@ -22,6 +22,12 @@ def _described_columns() -> dict[str, str]:
     }
 
 
+def table_spec(name: str, written_by: str, description: str, kinds=("parquet",)) -> dg.AssetSpec:
+    """A lake table that the step materialising `written_by` writes next to it (a
+    multi-asset's further output): an asset of its own, downstream of that one."""
+    return dg.AssetSpec(name, deps=[written_by], description=description, kinds=set(kinds))
+
+
 def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
     """The table's columns with their types, and unit and formula where the feature
     dictionary defines the column."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from facesym_pipeline.apps.dev_server import dagster_dev, graphql
+from facesym_pipeline.apps.instance_home import instance_yaml
 from facesym_pipeline.demo.samples import sample_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,24 +35,6 @@ CHROMIUM_ARGS = [
 ]
 DATASET = "ui-mini"
 IMAGES = {"stroke_data": ("obama.jpg",), "noStroke_data": ("biden.jpg", "single_face.jpg")}
-# The test instance holds back every run a sensor or an automation condition launches
-# (limit 0 on their tags): the dataset sensor and the automation sensor would otherwise
-# start the whole chain of the new dataset (landmarks, models) next to the run under test.
-# Runs launched from the UI carry neither tag and start at once.
-INSTANCE_YAML = """\
-telemetry:
-  enabled: false
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 2
-    tag_concurrency_limits:
-      - key: dagster/sensor_name
-        limit: 0
-      - key: dagster/from_automation_condition
-        limit: 0
-"""
 SERVER_TIMEOUT_S = 240
 RUN_TIMEOUT_S = 420
 
@@ -86,7 +69,9 @@ def dagster_ui(tmp_path: Path, samples):
             shutil.copy(sample_path(name), data / DATASET / folder / name)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    # Only the run launched from the UI executes: the sensors would otherwise start the
+    # whole chain of the new dataset (landmarks, models) next to it.
+    (home / "dagster.yaml").write_text(instance_yaml(hold_automated_runs=True))
     env = os.environ | {
         "FACESYM_ROOT": str(tmp_path),
         "FACESYM_DATA": str(data),

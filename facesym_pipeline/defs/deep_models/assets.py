@@ -6,7 +6,7 @@ from pydantic import Field
 
 from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
-from facesym_pipeline.defs.metadata import skipped_results, table_metadata
+from facesym_pipeline.defs.metadata import skipped_results, table_metadata, table_spec
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.progress import progress
 from facesym_pipeline.defs.quality.assets import frame_quality
@@ -148,11 +148,10 @@ def _train(context: dg.AssetExecutionContext, kind: str, config: CnnConfig, ware
 
 
 def _history_spec(kind: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
+    return table_spec(
         f"{kind}_history",
-        deps=[kind],
-        description=f"Training and validation loss and accuracy of the {kind} per fold and epoch.",
-        kinds={"parquet"},
+        kind,
+        f"Training and validation loss and accuracy of the {kind} per fold and epoch.",
     )
 
 
@@ -215,19 +214,17 @@ class AuditConfig(AuditScopeConfig):
             "nuisance changed learned a shortcut.",
             kinds={"pytorch", "parquet"},
         ),
-        dg.AssetSpec(
+        table_spec(
             "model_comparison",
-            deps=["shortcut_audit"],
-            description="The three models side by side per test set: accuracy and ROC AUC "
-            "with subject-bootstrap intervals, and the drop from in-distribution.",
-            kinds={"parquet"},
+            "shortcut_audit",
+            "The three models side by side per test set: accuracy and ROC AUC with "
+            "subject-bootstrap intervals, and the drop from in-distribution.",
         ),
-        dg.AssetSpec(
+        table_spec(
             "audit_folds",
-            deps=["shortcut_audit"],
-            description="Which subject-grouped fold held out each audited image: the same "
+            "shortcut_audit",
+            "Which subject-grouped fold held out each audited image: the same "
             "folds for every model.",
-            kinds={"parquet"},
         ),
     ],
     partitions_def=dataset_partitions,

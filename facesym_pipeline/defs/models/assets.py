@@ -2,7 +2,7 @@ import dagster as dg
 from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import media_features
-from facesym_pipeline.defs.metadata import skipped_results, table_metadata
+from facesym_pipeline.defs.metadata import skipped_results, table_metadata, table_spec
 from facesym_pipeline.defs.resources import WarehouseResource
 from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
 
@@ -22,11 +22,6 @@ class ClassifierConfig(dg.Config):
     n_boot: int = Field(default=1000, description="Bootstrap resamples per confidence interval")
 
 
-def _table_spec(name: str, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(name, deps=["asymmetry_classifier"], description=description,
-                        kinds={"parquet"})  # fmt: skip
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -37,14 +32,18 @@ def _table_spec(name: str, description: str) -> dg.AssetSpec:
             "with skops, with SHAP.",
             kinds={"scikitlearn", "skops"},
         ),
-        _table_spec(
+        table_spec(
             "model_metrics",
+            "asymmetry_classifier",
             "Cross-validated metrics of every candidate model, "
             "grouped by subject and (for contrast) random, with bootstrap intervals.",
         ),
-        _table_spec("cv_folds", "Which fold held out each training row, per scheme."),
-        _table_spec(
+        table_spec(
+            "cv_folds", "asymmetry_classifier", "Which fold held out each training row, per scheme."
+        ),
+        table_spec(
             "model_registry",
+            "asymmetry_classifier",
             "Every saved model file: id, kind, features, training "
             "partitions, code version and sha256.",
         ),

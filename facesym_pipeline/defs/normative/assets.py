@@ -8,7 +8,7 @@ from facesym_pipeline.defs.features.assets import (
     symmetry_features,
 )
 from facesym_pipeline.defs.ingest.assets import media_inventory
-from facesym_pipeline.defs.metadata import skipped_results, table_metadata
+from facesym_pipeline.defs.metadata import skipped_results, table_metadata, table_spec
 from facesym_pipeline.defs.quality.assets import frame_quality
 from facesym_pipeline.defs.resources import WarehouseResource
 from facesym_pipeline.lib.classify.population_tables import load_population, population_media
@@ -79,19 +79,17 @@ def healthy_ranges(config: ReferenceConfig, warehouse: WarehouseResource) -> dg.
             "without running code).",
             kinds={"parquet", "scikitlearn"},
         ),
-        dg.AssetSpec(
+        table_spec(
             "risk_model_scores",
-            deps=["risk_model"],
-            description="Out-of-fold risk scores of every fit image (originals and injected "
+            "risk_model",
+            "Out-of-fold risk scores of every fit image (originals and injected "
             "variants), per candidate method.",
-            kinds={"parquet"},
         ),
-        dg.AssetSpec(
+        table_spec(
             "risk_model_comparison",
-            deps=["risk_model"],
-            description="Rule against logistic model: grouped cross-validated ranking and "
+            "risk_model",
+            "Rule against logistic model: grouped cross-validated ranking and "
             "false-alarm rates, and which one was kept.",
-            kinds={"parquet"},
         ),
     ],
     group_name="normative",

@@ -4,7 +4,7 @@ from pydantic import Field
 
 from facesym_pipeline.defs.features.assets import functional_features, symmetry_features
 from facesym_pipeline.defs.ingest.assets import media_inventory
-from facesym_pipeline.defs.metadata import table_metadata
+from facesym_pipeline.defs.metadata import table_metadata, table_spec
 from facesym_pipeline.defs.normative.assets import healthy_ranges
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.resources import WarehouseResource
@@ -28,12 +28,12 @@ from facesym_pipeline.lib.temporal.video_trends import build_temporal_trends
             "gaps, outliers replaced by a Hampel filter and smoothed with windows in seconds.",
             kinds={"parquet", "polars"},
         ),
-        dg.AssetSpec(
+        table_spec(
             "temporal_series_per_second",
-            deps=["temporal_series"],
-            description="The same series aggregated per second of video (median, spread and "
+            "temporal_series",
+            "The same series aggregated per second of video (median, spread and "
             "share of analysable frames).",
-            kinds={"parquet", "polars"},
+            kinds=("parquet", "polars"),
         ),
     ],
     partitions_def=dataset_partitions,
@@ -121,19 +121,16 @@ class SequenceModelConfig(dg.Config):
             "measures, trained on every labelled video (state dict, weights_only=True).",
             kinds={"pytorch"},
         ),
-        dg.AssetSpec(
+        table_spec(
             "sequence_model_comparison",
-            deps=["sequence_model"],
-            description="The sequence model against the rule-based detector on subjects "
+            "sequence_model",
+            "The sequence model against the rule-based detector on subjects "
             "neither has seen (leave one subject out), with subject-bootstrap intervals.",
-            kinds={"parquet"},
         ),
-        dg.AssetSpec(
+        table_spec(
             "sequence_model_predictions",
-            deps=["sequence_model"],
-            description="Each labelled video's held-out score from the sequence model and "
-            "the rules' decision.",
-            kinds={"parquet"},
+            "sequence_model",
+            "Each labelled video's held-out score from the sequence model and the rules' decision.",
         ),
     ],
     group_name="models",
