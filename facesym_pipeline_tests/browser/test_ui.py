@@ -59,7 +59,7 @@ def dagster_ui(tmp_path: Path, samples):
     base URL. The process group it starts (webserver, daemon, code server, run workers)
     is stopped at the end."""
     if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is missing: `make browser-deps` installs it")
+        pytest.fail("Debian's Chromium is missing: `make browser-deps` installs it")
     import dagster as dg
 
     data = tmp_path / "data"
