@@ -102,11 +102,39 @@ def _wait_for_run(base: str, log_path: Path) -> dict:
     raise AssertionError(f"no successful UI run after {RUN_TIMEOUT_S} s:\n{_tail(log_path)}")
 
 
+def _dialog_with_partition(page, tries: int = 3):
+    """The asset's Materialize dialog with the test's partition chosen. The community
+    prompt can pop up over the page at any moment, and dismissing it closes what is open
+    (the dialog or the partition picker): start again then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    title = "Launch runs to materialize media_inventory"
+    for attempt in range(tries):
+        try:
+            dialog = page.get_by_role("dialog").filter(has_text=title)
+            if not dialog.is_visible():
+                page.get_by_role("button", name="Materialize…").first.click()
+            expect(dialog).to_be_visible(timeout=15_000)
+            dialog.get_by_text("Select a partition or create one").click(timeout=15_000)
+            picker = page.locator("[data-radix-popper-content-wrapper]").last
+            picker.get_by_text(DATASET, exact=True).first.click(timeout=15_000)
+            dialog.get_by_text(title).click(timeout=15_000)  # closes the picker
+            return dialog
+        except (AssertionError, PlaywrightTimeout):
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+    raise AssertionError("unreachable")
+
+
 def test_materialise_one_partition_from_the_ui(dagster_ui):
     from playwright.sync_api import expect, sync_playwright
 
     base, log_path = dagster_ui
     started = time.monotonic()
+    # A loaded machine renders slowly: every expectation gets the actions' minute.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -125,13 +153,7 @@ def test_materialise_one_partition_from_the_ui(dagster_ui):
 
             # Materialize one partition of media_inventory from the asset's page.
             page.goto(f"{base}/assets/media_inventory")
-            page.get_by_role("button", name="Materialize…").first.click()
-            dialog = page.get_by_role("dialog")
-            expect(dialog.get_by_text("Launch runs to materialize media_inventory")).to_be_visible()
-            dialog.get_by_text("Select a partition or create one").click()
-            picker = page.locator("[data-radix-popper-content-wrapper]").last
-            picker.get_by_text(DATASET, exact=True).first.click()
-            dialog.get_by_text("Launch runs to materialize media_inventory").click()  # close picker
+            dialog = _dialog_with_partition(page)
             launch = dialog.get_by_role("button", name="Launch 1 run")
             expect(launch).to_be_enabled()
             launch.click()
