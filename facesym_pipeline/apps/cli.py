@@ -68,9 +68,8 @@ def _run(args) -> int:
             return 1
     started = time.perf_counter()
     outcome = materialize_due(root, warehouse_root() / ".cache" / "file_hashes.json", force=force)
-    failed = sum(not ok for _, _, ok, _ in outcome.runs)
     print(
-        f"{len(outcome.runs)} run(s), {failed} failed, in {time.perf_counter() - started:.1f} s"
+        f"{len(outcome.runs)} run(s), {outcome.failed} failed, in {time.perf_counter() - started:.1f} s"
         + ("" if outcome.runs else ": everything is up to date")
     )
     return 1 if outcome.failed else 0

@@ -38,11 +38,10 @@ _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 @dataclass
 class RunOutcome:
     runs: list[tuple[str, list[str], bool, float]] = field(default_factory=list)
-    invalid_folders: list[str] = field(default_factory=list)
 
     @property
-    def failed(self) -> bool:
-        return any(not ok for _, _, ok, _ in self.runs)
+    def failed(self) -> int:
+        return sum(not ok for _, _, ok, _ in self.runs)
 
 
 def _cursor_file(instance: dg.DagsterInstance) -> Path:
@@ -136,7 +135,6 @@ def materialize_due(
         # A first evaluation only records the starting state: what exists and is missing.
         cursor, _ = _due(defs, instance, None)
     decided = register_and_observe(instance, data_dir, HashCache(cache_file))
-    outcome.invalid_folders = decided.invalid
     if decided.invalid:
         say(invalid_folder_line(decided.invalid))
     for key in decided.new:

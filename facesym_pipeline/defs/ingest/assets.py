@@ -5,24 +5,18 @@ import dagster as dg
 from facesym_pipeline.defs.metadata import table_metadata
 from facesym_pipeline.defs.partitions import dataset_partitions
 from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.media.dataset_watch import current_fingerprints
 from facesym_pipeline.lib.media.inventory import (
     rejection_counts,
     scan_dataset,
     usable_media_count,
 )
-from facesym_pipeline.lib.paths import dataset_keys
-from facesym_pipeline.lib.store.fingerprints import dataset_fingerprint
 
 
 def _dataset_fingerprints(context, warehouse: WarehouseResource):
-    cache = warehouse.hash_cache()
-    folders, _ = dataset_keys(warehouse.data_path)
+    current, _ = current_fingerprints(warehouse.data_path, warehouse.hash_cache())
     registered = context.instance.get_dynamic_partitions(dataset_partitions.name)
-    versions = {
-        key: dataset_fingerprint(folders[key], cache) for key in registered if key in folders
-    }
-    cache.save()
-    yield dg.DataVersionsByPartition(versions)
+    yield dg.DataVersionsByPartition({k: v for k, v in current.items() if k in registered})
 
 
 with warnings.catch_warnings():
@@ -55,9 +49,7 @@ def media_inventory(
     """Every file in the dataset folder: content hash, kind, label, media properties, and
     whether it can be analysed (`ok`) or was `rejected` with a reason."""
     key = context.partition_key
-    folder = warehouse.dataset_folder(key)
-    cache = warehouse.hash_cache()
-    inventory = scan_dataset(key, folder, cache)
+    inventory = scan_dataset(key, warehouse.dataset_folder(key), warehouse.hash_cache())
     path = warehouse.lake.write("media_inventory", key, inventory)
     counts = rejection_counts(inventory)
     return dg.MaterializeResult(
@@ -65,7 +57,6 @@ def media_inventory(
             inventory,
             path,
             counts,
-            dataset_fingerprint=dataset_fingerprint(folder, cache),
             usable_media=usable_media_count(inventory),
         )
     )
