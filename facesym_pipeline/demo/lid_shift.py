@@ -27,7 +27,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from facesym_pipeline.demo import warp
-from facesym_pipeline.demo.rendering import NotRenderable, Rendering
+from facesym_pipeline.demo.rendering import NotRenderable, Rendering, identity_maps, raised_cosine
 
 LASH_BAND_IRIS = 0.15  # iris diameters above the margin that move rigidly
 BROW_TAPER_EYE_WIDTHS = 0.40  # above the lash band the shift fades to 0 over this
@@ -73,13 +73,12 @@ class LidShift:
     def _shift_and_margin(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """D(s) (px) and the margin's t at s."""
         lateral = np.where(s < 0, s / self.s_lo, s / self.s_hi)  # 0 at the centre, 1 at a corner
-        weight = np.where(lateral < 1, 0.5 * (1 + np.cos(np.pi * np.clip(lateral, 0, 1))), 0.0)
+        weight = np.where(lateral < 1, raised_cosine(lateral), 0.0)
         return self.d * weight, self.margin(np.clip(s, self.s_lo, self.s_hi))
 
     def _above(self, height: np.ndarray) -> np.ndarray:
         """v above the margin (height >= 0 px above it)."""
-        phase = np.clip((height - self.band) / self.taper, 0.0, 1.0)
-        return 0.5 * (1 + np.cos(np.pi * phase))
+        return raised_cosine((height - self.band) / self.taper)
 
     def amount(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Forward displacement (px along down) of the content at (s, t)."""
@@ -134,8 +133,7 @@ def lid_margin_shift_ptosis(
     s, t = model.st(xs, ys)
     # Only t changes: the content at (s, t_src) lands on (s, t).
     shift = t - model.source_t(s, t)
-    gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
-    map_x, map_y = gx.copy(), gy.copy()
+    map_x, map_y = identity_maps(height, width)
     map_x[y0 : y1 + 1, x0 : x1 + 1] = (xs - shift * model.down[0]).astype(np.float32)
     map_y[y0 : y1 + 1, x0 : x1 + 1] = (ys - shift * model.down[1]).astype(np.float32)
     image = cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)

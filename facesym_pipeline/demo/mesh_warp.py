@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import Delaunay
 
 from facesym_pipeline.demo import warp
-from facesym_pipeline.demo.rendering import NotRenderable, Rendering
+from facesym_pipeline.demo.rendering import NotRenderable, Rendering, identity_maps, raised_cosine
 from facesym_pipeline.lib.face.mesh import N_MESH
 
 RIGID_MOUTH_WIDTHS = 0.10  # geodesic distance from the corner that moves fully
@@ -76,8 +76,7 @@ def geodesic_mouth_widths(mesh_px: np.ndarray, corner: int) -> np.ndarray:
 def vertex_weights(geodesic: np.ndarray) -> np.ndarray:
     """Share of the droop each vertex takes: 1, a raised-cosine taper, then 0."""
     span = TAPER_END_MOUTH_WIDTHS - RIGID_MOUTH_WIDTHS
-    phase = np.clip((geodesic - RIGID_MOUTH_WIDTHS) / span, 0.0, 1.0)
-    return 0.5 * (1 + np.cos(np.pi * phase))
+    return raised_cosine((geodesic - RIGID_MOUTH_WIDTHS) / span)
 
 
 def _border_points(height: int, width: int) -> np.ndarray:
@@ -148,8 +147,7 @@ class MeshWarp:
         triangles are visited one by one, each over its bounding box only (they are few and
         small), with every pixel of the box handled at once."""
         height, width = self.shape
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-        map_x, map_y = xs.copy(), ys.copy()
+        map_x, map_y = identity_maps(height, width)
         for simplex in self.triangulation.simplices[self.moving]:
             d, s = self.dst[simplex], self.src[simplex]
             x0, y0 = np.maximum(np.floor(d.min(axis=0)).astype(int), 0)

@@ -29,3 +29,15 @@ class Rendering:
 
 
 Renderer = Callable[[np.ndarray, np.ndarray, str, float], Rendering]
+
+
+def raised_cosine(phase: np.ndarray) -> np.ndarray:
+    """1 at phase 0, falling smoothly to 0 at phase 1 (and beyond): the taper every renderer
+    uses so that the skin it moves has no edge."""
+    return 0.5 * (1 + np.cos(np.pi * np.clip(phase, 0.0, 1.0)))
+
+
+def identity_maps(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """`cv2.remap` maps that leave every pixel where it is (float32 x and y)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return xs, ys
