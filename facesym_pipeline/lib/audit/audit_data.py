@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from facesym_pipeline.lib.audit.auditable import labelled_stills
 from facesym_pipeline.lib.audit.counterfactual import Sample
-from facesym_pipeline.lib.classify.grouping import cv_groups
+from facesym_pipeline.lib.classify.grouping import frame_groups
 from facesym_pipeline.lib.classify.model_selection import choose_n_splits, grouped_splits
 from facesym_pipeline.lib.face.landmark_table import landmark_arrays
 from facesym_pipeline.lib.face.quality import passed_frames
@@ -55,9 +56,7 @@ def audit_data(
     """Labelled still images whose frame passed quality, with their stored landmarks and
     the labels.csv fields (nuisance, confound, source) the counterfactual sets need."""
     extra = labels.rename({"file": "relpath"}) if labels is not None else None
-    images = inventory.filter(
-        (pl.col("kind") == "image") & (pl.col("status") == "ok") & pl.col("label").is_not_null()
-    )
+    images = labelled_stills(inventory)
     rows = (
         passed_frames(landmarks, quality)
         .join(images.select("media_id", "relpath", "label", "subject_id", "phash"), on="media_id")
@@ -84,8 +83,7 @@ def audit_data(
                 lm,
             )
         )
-    hashes = [int(h, 16) if h else None for h in rows["phash"].to_list()]
-    groups = np.array(cv_groups(rows["subject_id"].to_list(), hashes))
+    groups = np.array(frame_groups(rows))
     y = np.array([s.label for s in samples], dtype=np.int64)
     # The same splitter, seed and grouping as the asymmetry classifier.
     n_splits = choose_n_splits(groups, y)

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import polars as pl
 
-from facesym_pipeline.lib.classify.grouping import cv_groups
+from facesym_pipeline.lib.classify.grouping import frame_groups
 
 # A test fold and an early-stopping split each hold out whole subjects of both classes.
 MIN_SUBJECTS_PER_CLASS = 3
+
+
+def labelled_stills(inventory: pl.DataFrame) -> pl.DataFrame:
+    """The inventory's analysable labelled still images: what the audit learns from."""
+    return inventory.filter(
+        (pl.col("kind") == "image") & (pl.col("status") == "ok") & pl.col("label").is_not_null()
+    )
 
 
 def why_not_auditable(
@@ -21,16 +28,11 @@ def why_not_auditable(
     if excluded:
         return "the dataset is excluded from the image-model audit (configured)"
     passed = quality.filter(pl.col("passed")).select("media_id").unique()
-    stills = inventory.filter(
-        (pl.col("kind") == "image") & (pl.col("status") == "ok") & pl.col("label").is_not_null()
-    ).join(passed, on="media_id", how="semi")
+    stills = labelled_stills(inventory).join(passed, on="media_id", how="semi")
     if stills.is_empty():
         return "no labelled still image passed quality"
     # The same grouping as the folds: near-duplicate photos of one unnamed person are one.
-    hashes = [int(h, 16) if h else None for h in stills["phash"].to_list()]
-    grouped = stills.with_columns(
-        group=pl.Series(cv_groups(stills["subject_id"].to_list(), hashes))
-    )
+    grouped = stills.with_columns(group=pl.Series(frame_groups(stills)))
     per_class = dict(grouped.group_by("label").agg(pl.col("group").n_unique()).iter_rows())
     if len(per_class) < 2:
         return f"every labelled still is of class {next(iter(per_class))}"

@@ -131,3 +131,10 @@ def cv_groups(
         else:
             names.append(f"row:{i}")
     return names
+
+
+def frame_groups(frame) -> list[str]:
+    """`cv_groups` of a table's rows from its `subject_id` and hex `phash` columns: the one
+    grouping every subject-grouped split and every check of one uses."""
+    hashes = [int(h, 16) if h else None for h in frame["phash"].to_list()]
+    return cv_groups(frame["subject_id"].to_list(), hashes)

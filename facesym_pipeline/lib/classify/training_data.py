@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from facesym_pipeline.lib.classify.grouping import cv_groups
+from facesym_pipeline.lib.classify.grouping import frame_groups
 from facesym_pipeline.lib.measure.functional import ASYM_COLUMNS, SCORE_COLUMNS
 from facesym_pipeline.lib.measure.symmetry import MM_DIFF_COLUMNS, PROCRUSTES_COLUMNS
 
@@ -35,11 +35,9 @@ def training_frame(media_features: pl.DataFrame) -> pl.DataFrame:
     )
     if data.is_empty():
         return data.with_columns(pl.lit(None, pl.String).alias("group"))
-    hashes = [int(h, 16) if h else None for h in data["phash"].to_list()]
     # subject_id is one identity across datasets: the same person in two datasets must
     # stay on one side of every split.
-    groups = cv_groups(data["subject_id"].to_list(), hashes)
-    return data.with_columns(pl.Series("group", groups))
+    return data.with_columns(pl.Series("group", frame_groups(data)))
 
 
 def available_features(frame: pl.DataFrame) -> list[str]:
