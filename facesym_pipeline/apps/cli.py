@@ -52,6 +52,7 @@ def _run(args) -> int:
 
     ensure_dagster_home()
     from facesym_pipeline.apps.materialize import materialize_due
+    from facesym_pipeline.defs.resources import WarehouseResource
     from facesym_pipeline.lib.paths import dataset_keys, validate_partition_key
 
     root = data_root()
@@ -67,7 +68,8 @@ def _run(args) -> int:
             print(f"no dataset folder has the key(s) {', '.join(unknown)}", file=sys.stderr)
             return 1
     started = time.perf_counter()
-    outcome = materialize_due(root, warehouse_root() / ".cache" / "file_hashes.json", force=force)
+    # The warehouse resource's own hash cache: the CLI and the sensor fingerprint alike.
+    outcome = materialize_due(root, WarehouseResource().hash_cache(), force=force)
     print(
         f"{len(outcome.runs)} run(s), {outcome.failed} failed, in {time.perf_counter() - started:.1f} s"
         + ("" if outcome.runs else ": everything is up to date")

@@ -116,7 +116,7 @@ def _failure_line(result: dg.ExecuteInProcessResult) -> str:
 
 def materialize_due(
     data_dir: Path,
-    cache_file: Path,
+    cache: HashCache,
     say: Callable[[str], None] = print,
     force: list[str] | None = None,
 ) -> RunOutcome:
@@ -134,7 +134,7 @@ def materialize_due(
     if cursor is None:
         # A first evaluation only records the starting state: what exists and is missing.
         cursor, _ = _due(defs, instance, None)
-    decided = register_and_observe(instance, data_dir, HashCache(cache_file))
+    decided = register_and_observe(instance, data_dir, cache)
     if decided.invalid:
         say(invalid_folder_line(decided.invalid))
     for key in decided.new:

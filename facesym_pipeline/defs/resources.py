@@ -58,7 +58,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.warehouse_dir) / "reports" / validate_partition_key(key)
 
     def dataset_folder(self, key: str) -> Path:
-        return dataset_dir(key, Path(self.data_dir))
+        return dataset_dir(key, self.data_path)
 
     def hash_cache(self) -> HashCache:
         return HashCache(Path(self.warehouse_dir) / ".cache" / "file_hashes.json")

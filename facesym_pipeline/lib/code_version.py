@@ -13,7 +13,6 @@ import ast
 import hashlib
 import inspect
 import sys
-import textwrap
 import types
 from collections.abc import Callable
 from functools import cache
@@ -95,15 +94,19 @@ def _names_in(code: types.CodeType) -> set[str]:
     return names
 
 
-def _imports_in(source: str) -> set[str]:
-    """Library modules imported inside a body (imports kept local to load heavy code late)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(textwrap.dedent(source))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-    return {m for m in found if _in_library(m)}
+def _names_of(obj: object) -> set[str]:
+    """Global names a function's code uses, or, for a class, the code of its methods and
+    properties (what an asset reaches through a resource). Imports inside a body appear
+    here too: Python lists the imported module's dotted name among the code's names."""
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return _names_in(code)
+    names: set[str] = set()
+    for member in vars(obj).values():
+        function = getattr(member, "fget", member)
+        if inspect.isfunction(function):
+            names |= _names_in(function.__code__)
+    return names
 
 
 def _reach(fn: Callable) -> tuple[list[str], set[str]]:
@@ -115,13 +118,12 @@ def _reach(fn: Callable) -> tuple[list[str], set[str]]:
     pending: list[object] = [fn]
     while pending:
         obj = pending.pop()
-        name = getattr(obj, "__qualname__", repr(obj))
+        name = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
         if name in sources:
             continue
         sources[name] = inspect.getsource(obj)
-        modules |= _imports_in(sources[name])
-        code = getattr(obj, "__code__", None)
-        names = _names_in(code) if code else set(vars(obj))
+        names = _names_of(obj)
+        modules |= {n for n in names if _in_library(n) and _is_module(n)}
         annotations = getattr(obj, "__annotations__", {})
         scope = getattr(obj, "__globals__", None) or vars(sys.modules[obj.__module__])
         for referenced in [scope.get(n) for n in names] + list(annotations.values()):

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import dagster as dg
 
 from facesym_pipeline.defs.ingest.observe import invalid_folder_line, observations, watch
@@ -11,7 +9,7 @@ from facesym_pipeline.defs.resources import WarehouseResource
 def dataset_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     """Registers each new dataset folder under data/ as a partition and records the content
     fingerprint of new and changed datasets; automation conditions do the rest."""
-    data_dir = Path(warehouse.data_dir)
+    data_dir = warehouse.data_path
     decided = watch(context.instance, data_dir, warehouse.hash_cache())
     if decided.invalid:
         context.log.warning(invalid_folder_line(decided.invalid))
