@@ -52,13 +52,14 @@ from facesym_pipeline.lib.face.landmarker import create_landmarker, frame_result
 from facesym_pipeline.lib.face.landmarker_bundle import resolve_model
 from facesym_pipeline.lib.face.refine import REFINED_LANDMARKS, refine_points
 from facesym_pipeline.lib.measure.calibration import SIDE_SIGN
+from facesym_pipeline.lib.measure.reference_split import INJECTED_DATASET, REFERENCE_DATASET
 from facesym_pipeline.lib.measure.symmetry import symmetry_features
 from facesym_pipeline.lib.media.decode import load_image_rgb
 from facesym_pipeline.lib.media.labels import LABELS_FILE
 from facesym_pipeline.lib.media.perturb import JPEG_QUALITY, encode_jpeg
 
-REFERENCE = "reference"
-REFERENCE_INJECTED = "reference-injected"
+REFERENCE = REFERENCE_DATASET
+REFERENCE_INJECTED = INJECTED_DATASET
 MAX_SIDE_PX = 640
 
 

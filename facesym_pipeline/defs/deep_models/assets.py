@@ -14,6 +14,7 @@ from facesym_pipeline.defs.resources import LandmarkerResource, WarehouseResourc
 from facesym_pipeline.lib.audit.auditable import why_not_auditable
 from facesym_pipeline.lib.image_models.crop_pass import crops_for_dataset
 from facesym_pipeline.lib.image_models.crops import CROP_INDEX_SCHEMA
+from facesym_pipeline.lib.measure.reference_split import NORMATIVE_DATASETS
 from facesym_pipeline.lib.media.labels import read_labels_table
 from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
 
@@ -23,7 +24,7 @@ _STILLS = [media_inventory, face_landmarks, frame_quality]
 
 class AuditScopeConfig(dg.Config):
     exclude: list[str] = Field(
-        default=["reference", "reference-injected"],
+        default_factory=lambda: list(NORMATIVE_DATASETS),
         description="Partitions never audited: the normative population's injected "
         "variants are not stroke labels, and its photos need no derived crops",
     )

@@ -4,6 +4,7 @@ from pydantic import Field
 from facesym_pipeline.defs.features.assets import media_features
 from facesym_pipeline.defs.metadata import skipped_results, table_metadata, table_spec
 from facesym_pipeline.defs.resources import WarehouseResource
+from facesym_pipeline.lib.measure.reference_split import NORMATIVE_DATASETS
 from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
 
 SHAP_PNG = "facial_asymmetry_functional_shap.png"
@@ -14,7 +15,7 @@ class ClassifierConfig(dg.Config):
         default=None, description="Dataset partitions to train on (None: every labelled one)"
     )
     exclude: list[str] = Field(
-        default=["reference", "reference-injected"],
+        default_factory=lambda: list(NORMATIVE_DATASETS),
         description="Partitions never trained on: the normative population is the risk "
         "model's, and its held-out people must stay unseen",
     )

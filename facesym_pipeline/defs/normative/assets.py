@@ -14,7 +14,7 @@ from facesym_pipeline.defs.resources import WarehouseResource
 from facesym_pipeline.lib.classify.population_tables import load_population, population_media
 from facesym_pipeline.lib.classify.risk import RISK_MODEL_SCHEMA, RiskModel
 from facesym_pipeline.lib.measure.normative import NORMATIVE_SCHEMA, fit_normative_ranges
-from facesym_pipeline.lib.measure.reference_split import FIT
+from facesym_pipeline.lib.measure.reference_split import FIT, INJECTED_DATASET, REFERENCE_DATASET
 from facesym_pipeline.lib.media.labels import read_labels_table
 from facesym_pipeline.lib.render.markdown import inline_png, markdown_table
 from facesym_pipeline.lib.render.validity_plot import validity_plot
@@ -22,10 +22,10 @@ from facesym_pipeline.lib.render.validity_plot import validity_plot
 
 class ReferenceConfig(dg.Config):
     reference: str = Field(
-        default="reference", description="Dataset partition of the healthy reference people"
+        default=REFERENCE_DATASET, description="Dataset partition of the healthy reference people"
     )
     injected: str = Field(
-        default="reference-injected",
+        default=INJECTED_DATASET,
         description="Dataset partition of the same people with injected asymmetry",
     )
     seed: int = Field(default=0, description="Seed of bootstrap resampling and folds")

@@ -24,6 +24,11 @@ Split = Literal["fit", "held_out"]
 FIT: Split = "fit"
 HELD_OUT: Split = "held_out"
 SPLIT_COLUMN = "split"
+# The dataset partitions of the normative population: its healthy photos and videos, and
+# the same people with injected asymmetry. Models of stroke labels never train on them.
+REFERENCE_DATASET = "reference"
+INJECTED_DATASET = "reference-injected"
+NORMATIVE_DATASETS = (REFERENCE_DATASET, INJECTED_DATASET)
 _MODULUS = 3
 
 
