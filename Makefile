@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: demo test test-fast dev install lint validate browser-deps bench clean-warehouse
+.PHONY: demo demo-distributed distributed-deps test test-fast dev install lint validate browser-deps bench clean-warehouse
 
 # Installer output goes to $(INSTALL_LOG); its last lines are shown only when it fails.
 INSTALL_LOG := $(VENV)/install.log
@@ -37,6 +37,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check facesym_pipeline facesym_pipeline_tests bench
 	$(BIN)/ruff format --check facesym_pipeline facesym_pipeline_tests bench
 
+# Debian's Postgres and Redis for the distributed profile (installed, not started: the demo
+# and the integration test start throw-away instances on loopback and stop them).
+distributed-deps:
+	@(command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null)
+
+# The demo datasets on the distributed profile: Postgres, Redis, moto (S3), two Celery
+# workers and the Dagster daemon on loopback; every lake table is compared with the local
+# `make demo` result (made first when there is none).
+demo-distributed: $(STAMP) distributed-deps
+	@test -f warehouse/facesym.duckdb || $(MAKE) demo
+	$(BIN)/facesym demo-distributed
+
 # Loads every definition the way the UI does (component YAML, assets, checks, jobs, sensors).
 validate: $(STAMP)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
@@ -45,7 +58,7 @@ validate: $(STAMP)
 browser-deps:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: $(STAMP) lint validate browser-deps
+test: $(STAMP) lint validate browser-deps distributed-deps
 	$(BIN)/facesym samples > /dev/null
 	$(BIN)/python -m pytest -q
 
@@ -63,4 +76,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/landmark_throughput.py
 
 clean-warehouse:
-	rm -rf warehouse/lake warehouse/facesym.duckdb warehouse/exports warehouse/reports warehouse/models
+	rm -rf .distributed warehouse/lake warehouse/facesym.duckdb warehouse/exports warehouse/reports warehouse/models

@@ -2,6 +2,7 @@
 by Dagster's defs-folder loading (project settings in pyproject.toml's [tool.dg]); then
 every asset gets its automation condition and a code version of the code it runs."""
 
+import hashlib
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +20,17 @@ def _complete(spec: dg.AssetSpec, version: str, partitioned: dict) -> dg.AssetSp
     )
 
 
+def _code_version(assets: dg.AssetsDefinition) -> str:
+    """The version of the code an asset runs: its function's, or for a graph-backed asset
+    the versions of its ops' functions, combined in the order of the ops' names."""
+    if not isinstance(assets.node_def, dg.GraphDefinition):
+        return callable_code_version(assets.op.compute_fn.decorated_fn)
+    digest = hashlib.sha256()
+    for op in sorted(assets.node_def.iterate_op_defs(), key=lambda op: op.name):
+        digest.update(f"{op.name}={callable_code_version(op.compute_fn.decorated_fn)};".encode())
+    return digest.hexdigest()[:16]
+
+
 def _versioned_and_automated(loaded: dg.Definitions) -> dg.Definitions:
     # Modules import each other's assets (for deps), so the loader sees one object many times.
     unique = list({id(assets): assets for assets in loaded.assets or []}.values())
@@ -31,7 +43,7 @@ def _versioned_and_automated(loaded: dg.Definitions) -> dg.Definitions:
     completed = []
     for assets in unique:
         if isinstance(assets, dg.AssetsDefinition) and assets.is_materializable:
-            version = callable_code_version(assets.op.compute_fn.decorated_fn)
+            version = _code_version(assets)
             assets = assets.map_asset_specs(lambda spec, v=version: _complete(spec, v, partitioned))
         completed.append(assets)
     return dg.Definitions(

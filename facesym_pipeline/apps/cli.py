@@ -77,12 +77,42 @@ def _run(args) -> int:
     return 1 if outcome.failed else 0
 
 
+def _demo_distributed(args) -> int:
+    from facesym_pipeline.apps.distributed_demo import run_demo, summary_line
+    from facesym_pipeline.apps.services import PROJECT, ServiceError
+
+    try:
+        settled, comparison = run_demo(
+            PROJECT / ".distributed", warehouse_root(), data_root(), args.workers
+        )
+    except (ServiceError, TimeoutError) as error:
+        print(f"demo-distributed: {error}", file=sys.stderr)
+        return 1
+    for line in comparison.differences[:40]:
+        print(f"  differs: {line}")
+    if settled.missing:
+        print(f"  never materialised: {', '.join(settled.missing[:20])}")
+    print(summary_line(settled, comparison))
+    return 0 if comparison.matches and not settled.failed and not settled.missing else 1
+
+
 def _status(args) -> int:
     from facesym_pipeline.apps.instance_home import ensure_dagster_home
     from facesym_pipeline.apps.status import status_report
 
     ensure_dagster_home()
     print(status_report(warehouse_root(), data_root()))
+    return 0
+
+
+def _catalog_setup(args) -> int:
+    from facesym_pipeline.lib.paths import lake_root
+    from facesym_pipeline.lib.store.catalog import object_store_setup
+    from facesym_pipeline.lib.store.object_store import is_object_store
+
+    if is_object_store(lake_root(warehouse_root())):
+        for statement in object_store_setup():
+            print(statement + ";")
     return 0
 
 
@@ -114,8 +144,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-materialise these datasets (all when no key is given) even if up to date",
     )
     p.set_defaults(func=_run)
+    p = sub.add_parser(
+        "demo-distributed",
+        help="run the demo datasets on the distributed profile (Postgres, Redis, Celery, "
+        "S3 lake on loopback) and compare every lake table with the local result",
+    )
+    p.add_argument("--workers", type=int, default=2, help="Celery workers")
+    p.set_defaults(func=_demo_distributed)
     p = sub.add_parser("status", help="partitions, tables and row counts")
     p.set_defaults(func=_status)
+    p = sub.add_parser(
+        "catalog-setup",
+        help="the SQL a DuckDB session runs first to read a lake in object storage "
+        "(`duckdb -readonly -init <(facesym catalog-setup) warehouse/facesym.duckdb`)",
+    )
+    p.set_defaults(func=_catalog_setup)
     p = sub.add_parser("analyze", help="measure one image, video or folder")
     p.add_argument("path")
     p.add_argument("--json", action="store_true", help="JSON (one object per line for a folder)")

@@ -10,8 +10,8 @@ from facesym_pipeline.lib.store.lake import Lake
 
 
 def status_report(warehouse: Path, data_dir: Path | None = None) -> str:
-    lake = Lake(warehouse)
-    lines = [f"warehouse: {warehouse}", "", "lake tables (partitions):"]
+    lake = Lake.in_warehouse(warehouse)
+    lines = [f"warehouse: {warehouse}", f"lake: {lake.uri}", "", "lake tables (partitions):"]
     tables = lake.tables()
     if not tables:
         lines.append("  (empty: run `facesym run`)")
@@ -19,7 +19,7 @@ def status_report(warehouse: Path, data_dir: Path | None = None) -> str:
         parts = lake.partitions(table)
         lines.append(f"  {table:28s} {', '.join(parts) if parts else '(unpartitioned)'}")
     db = warehouse / "facesym.duckdb"
-    counts = table_counts(db)
+    counts = table_counts(db, lake)
     lines += ["", f"DuckDB catalog {db} (views, rows):"]
     lines += [f"  {name:28s} {rows:>10,d}" for name, rows in counts.items()] or ["  (none)"]
     lines += ["", "output files (per folder):"]

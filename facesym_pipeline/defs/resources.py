@@ -1,6 +1,6 @@
 """The resources every domain shares: where data and the warehouse are, and the MediaPipe
 landmarker bundle with its worker count, bound under the keys the assets ask for; and the
-executor every run uses."""
+executor every run uses, chosen by the deployment profile."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from facesym_pipeline.lib.face.landmarker_bundle import resolve_hand_model, reso
 from facesym_pipeline.lib.paths import (
     data_root,
     dataset_dir,
+    lake_root,
     validate_partition_key,
     warehouse_root,
 )
+from facesym_pipeline.lib.profile import CELERY_BROKER_ENV, active_profile
 from facesym_pipeline.lib.store.fingerprints import HashCache
 from facesym_pipeline.lib.store.lake import Lake
 
@@ -29,13 +31,19 @@ class WarehouseResource(dg.ConfigurableResource):
         default_factory=lambda: str(warehouse_root()), description="Lake, catalog and exports"
     )
 
+    lake_uri: str | None = Field(
+        default=None,
+        description="Parquet lake, a folder or s3://bucket/prefix; default: FACESYM_LAKE_URI, "
+        "else <warehouse_dir>/lake",
+    )
+
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
     @property
     def lake(self) -> Lake:
-        return Lake(Path(self.warehouse_dir))
+        return Lake(self.lake_uri or lake_root(Path(self.warehouse_dir)))
 
     @property
     def catalog_path(self) -> Path:
@@ -91,11 +99,25 @@ class LandmarkerResource(dg.ConfigurableResource):
         return resolve_hand_model(self.hand_model_path) if self.detect_hands else False
 
 
+def executor_for(profile: str) -> dg.ExecutorDefinition:
+    """`local`: one process per run, not per step (a dataset's steps share one import of
+    MediaPipe and the libraries, which is most of a small run's time). `distributed`: each
+    step is a Celery task on a worker. `kubernetes`: each step is a pod."""
+    if profile == "distributed":
+        from dagster_celery import celery_executor
+
+        broker = {"env": CELERY_BROKER_ENV}
+        return celery_executor.configured({"broker": broker, "backend": broker}, name="celery")
+    if profile == "kubernetes":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    return dg.in_process_executor
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
-    # One process per run, not per step: a dataset's steps share one import of MediaPipe
-    # and the libraries, which is most of a small run's time.
     return dg.Definitions(
         resources={"warehouse": WarehouseResource(), "landmarker": LandmarkerResource()},
-        executor=dg.in_process_executor,
+        executor=executor_for(active_profile()),
     )

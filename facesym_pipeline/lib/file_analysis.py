@@ -54,7 +54,7 @@ class Analyzer:
         native_log = None if os.environ.get(NATIVE_LOG_ENV) else warehouse_dir / "logs/native.log"
         self.session = LandmarkSession(resolve_model(), native_log=native_log)
         self.sample_fps = sample_fps
-        lake = Lake(warehouse_dir)
+        lake = Lake.in_warehouse(warehouse_dir)
         # An empty table is a fit that had no population: the fallbacks apply.
         self.ranges = _non_empty(lake.read_optional("healthy_ranges"))
         stored = _non_empty(lake.read_optional("risk_model"))

@@ -35,6 +35,12 @@ def warehouse_root() -> Path:
     return Path(os.environ.get("FACESYM_WAREHOUSE", project_root() / "warehouse")).resolve()
 
 
+def lake_root(warehouse: Path) -> str:
+    """The Parquet lake: FACESYM_LAKE_URI (a folder or `s3://bucket/prefix`), else
+    `<warehouse>/lake`."""
+    return os.environ.get("FACESYM_LAKE_URI") or str(Path(warehouse) / "lake")
+
+
 def cache_root() -> Path:
     """User cache for downloaded samples and the landmark model (survives `git clean`)."""
     env = os.environ.get("FACESYM_CACHE")

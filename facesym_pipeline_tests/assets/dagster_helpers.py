@@ -6,6 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from facesym_pipeline.defs.landmarks.resources import (
+    LANDMARK_CHUNKS_IO_MANAGER,
+    landmark_chunks_io_manager,
+)
 from facesym_pipeline.defs.resources import LandmarkerResource, WarehouseResource
 
 
@@ -13,6 +17,8 @@ def resources(data_dir: Path, warehouse_dir: Path, workers: int = 1) -> dict:
     return {
         "warehouse": WarehouseResource(data_dir=str(data_dir), warehouse_dir=str(warehouse_dir)),
         "landmarker": LandmarkerResource(workers=workers),
+        # Tables between the landmark pass's steps, in the warehouse bound above.
+        LANDMARK_CHUNKS_IO_MANAGER: landmark_chunks_io_manager,
     }
 
 

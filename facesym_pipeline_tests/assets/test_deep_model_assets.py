@@ -67,7 +67,7 @@ def deep_models(tmp_path_factory, samples):
 
 def test_crops_are_indexed_files(deep_models):
     wh, _ = deep_models
-    index = Lake(wh).read("region_crops", "conf")
+    index = Lake.in_warehouse(wh).read("region_crops", "conf")
     assert set(index["region"]) >= {"full_face", "mouth", "mouth_mirrored", "eye_left", "nose"}
     assert index["media_id"].n_unique() == len(SOURCES) * len(VARIANTS)
     for row in index.head(5).iter_rows(named=True):
@@ -88,13 +88,13 @@ def test_cnns_are_saved_per_fold_and_load_without_code_execution(deep_models):
             if e.asset_key == dg.AssetKey(kind)
         ]  # fmt: skip
         assert 0.0 <= event.metadata["out_of_fold_roc_auc"].value <= 1.0
-        history = Lake(wh).read(f"{kind}_history", "conf")
+        history = Lake.in_warehouse(wh).read(f"{kind}_history", "conf")
         assert history["epoch"].max() >= 1
 
 
 def test_audit_covers_every_model_and_set_on_the_same_folds(deep_models):
     wh, result = deep_models
-    lake = Lake(wh)
+    lake = Lake.in_warehouse(wh)
     table = lake.read("shortcut_audit", "conf")
     assert set(table["model"]) == {"landmark_geometry", "full_face_cnn", "region_cnn"}
     assert set(table["test_set"]) == SETS

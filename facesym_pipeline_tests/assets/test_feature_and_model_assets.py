@@ -76,7 +76,7 @@ def warehouse(tmp_path_factory, samples):
 
 
 def test_symmetry_features_have_the_specified_columns_and_keys(warehouse):
-    lake = Lake(warehouse[0])
+    lake = Lake.in_warehouse(warehouse[0])
     table = lake.read("symmetry_features", "faces")
     assert table.columns[:4] == ["dataset", "media_id", "frame_index", "t_s"]
     assert set(SYMMETRY_COLUMNS) <= set(table.columns)
@@ -88,7 +88,7 @@ def test_symmetry_features_have_the_specified_columns_and_keys(warehouse):
 
 
 def test_measured_droop_has_the_injected_sign_and_size(warehouse):
-    lake = Lake(warehouse[0])
+    lake = Lake.in_warehouse(warehouse[0])
     media = lake.read("media_features", "faces")
     by_file = dict(zip(media["relpath"], media["mouth_corner_height_diff_mm"], strict=True))
     for source in SOURCES:
@@ -102,7 +102,7 @@ def test_measured_droop_has_the_injected_sign_and_size(warehouse):
 
 
 def test_calibration_reports_slope_and_error(warehouse):
-    table = Lake(warehouse[0]).read("measurement_calibration", "faces")
+    table = Lake.in_warehouse(warehouse[0]).read("measurement_calibration", "faces")
     droop = table.filter(pl.col("measure") == "mouth_corner_height_diff_mm").row(0, named=True)
     assert droop["n"] == 2 * len(SOURCES)
     assert 0.8 <= droop["slope"] <= 1.2
@@ -112,7 +112,7 @@ def test_calibration_reports_slope_and_error(warehouse):
 def test_classifier_metrics_registry_shap_and_check(warehouse):
     wh, result = warehouse
     assert result.success
-    lake = Lake(wh)
+    lake = Lake.in_warehouse(wh)
     metrics = lake.read("model_metrics", None)
     assert set(metrics["cv_scheme"]) == {"grouped", "random"}
     assert {"roc_auc", "balanced_accuracy", "sensitivity_at_90_specificity", "brier"} <= set(
@@ -181,7 +181,7 @@ def test_exports_dictionary_and_catalog(warehouse):
 
 
 def test_trend_assets_succeed_on_a_dataset_of_stills(warehouse):
-    lake = Lake(warehouse[0])
+    lake = Lake.in_warehouse(warehouse[0])
     assert lake.read("temporal_series", "faces").is_empty()
     assert lake.read("temporal_series_per_second", "faces").is_empty()
     assert lake.read("temporal_trends", "faces").is_empty()

@@ -54,7 +54,7 @@ def test_chain_succeeds_with_metadata(mini):
 
 def test_landmarks_are_compact_and_video_is_sampled(mini):
     root, _ = mini
-    lake = Lake(root / "warehouse")
+    lake = Lake.in_warehouse(root / "warehouse")
     table = lake.read("face_landmarks", "mini")
     assert table.schema["landmarks"] == pl.Array(pl.Float32, 1434)
     assert table.schema["blendshapes"] == pl.Array(pl.Float32, 52)
@@ -69,7 +69,7 @@ def test_landmarks_are_compact_and_video_is_sampled(mini):
 
 def test_rematerialising_is_idempotent(mini, tmp_path):
     root, _ = mini
-    lake = Lake(root / "warehouse")
+    lake = Lake.in_warehouse(root / "warehouse")
     before = lake.read("frame_quality", "mini")
     result = materialize_partition([frame_quality], "mini", root / "data", root / "warehouse")
     assert result.success
@@ -102,7 +102,7 @@ def test_bad_inputs_never_take_down_the_partition(tmp_path: Path, samples):
         [*CHAIN, every_file_accounted_for], "bad", tmp_path / "data", tmp_path / "wh"
     )
     assert result.success
-    lake = Lake(tmp_path / "wh")
+    lake = Lake.in_warehouse(tmp_path / "wh")
     inventory = lake.read("media_inventory", "bad")
     quality = lake.read("frame_quality", "bad").join(
         inventory.select("media_id", "relpath"), on="media_id"

@@ -58,7 +58,7 @@ def warehouse(tmp_path_factory):
 
 def test_healthy_ranges_come_from_fit_people_only(warehouse):
     wh, people, _ = warehouse
-    ranges = Lake(wh).read("healthy_ranges", None)
+    ranges = Lake.in_warehouse(wh).read("healthy_ranges", None)
     fit_people = sum(split_of(p) == FIT for p in people)
     pooled = ranges.filter((pl.col("expression") == "any") & (pl.col("yaw_bin") == "any"))
     assert pooled.height > 0
@@ -68,7 +68,7 @@ def test_healthy_ranges_come_from_fit_people_only(warehouse):
 
 def test_risk_model_is_fitted_on_fit_people_with_population_levels(warehouse):
     wh, _, _ = warehouse
-    lake = Lake(wh)
+    lake = Lake.in_warehouse(wh)
     model = lake.read("risk_model", None).row(0, named=True)
     assert model["method"] in {"rule", "logistic"}
     assert model["elevated_at"] < model["high_at"]
@@ -78,7 +78,7 @@ def test_risk_model_is_fitted_on_fit_people_with_population_levels(warehouse):
 
 def test_validity_report_speaks_only_of_held_out_people(warehouse):
     wh, people, _ = warehouse
-    report = Lake(wh).read("validity_report", None)
+    report = Lake.in_warehouse(wh).read("validity_report", None)
     sections = set(report["section"])
     assert {"false_alarm_rate", "ranking_auc", "calibration_slope", "rejection_rate"} <= sections
     held_out = sum(split_of(p) == HELD_OUT for p in people)

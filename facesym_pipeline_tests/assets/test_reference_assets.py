@@ -48,7 +48,7 @@ def warehouse(tmp_path_factory, population_cache):
     for key in (REFERENCE, REFERENCE_INJECTED):
         result = materialize_partition(ASSETS, key, root / "data", root / "wh", instance=instance)
         assert result.success, key
-    return Lake(root / "wh")
+    return Lake.in_warehouse(root / "wh")
 
 
 def test_reference_partition_keeps_subjects_and_splits(warehouse):

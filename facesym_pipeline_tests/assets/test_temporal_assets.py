@@ -22,7 +22,7 @@ def run(tmp_path_factory, samples):
     assets = [a for a in DATASET_ASSETS if a.key.path[-1] != "region_crops"] + TREND_ASSETS
     result = materialize_partition(assets, "clips", root / "data", root / "wh", workers=2)
     assert result.success
-    lake = Lake(root / "wh")
+    lake = Lake.in_warehouse(root / "wh")
     table = lake.read("temporal_trends", "clips")
     return table.join(truth.rename({"file": "relpath"}), on="relpath"), lake
 

@@ -29,7 +29,10 @@ def with_magnitudes(frame: pl.DataFrame) -> pl.DataFrame:
 
 def training_frame(media_features: pl.DataFrame) -> pl.DataFrame:
     """Labelled rows with a `group` column (subject, else near-duplicate image cluster),
-    sorted so training is deterministic whatever order the partitions were read in."""
+    sorted so training is deterministic whatever order the partitions were read in. No
+    dataset yet (an empty lake: the first evaluation after a fresh start) gives no rows."""
+    if "label" not in media_features.columns:
+        return pl.DataFrame(schema={"label": pl.String, "group": pl.String})
     data = with_magnitudes(
         media_features.filter(pl.col("label").is_not_null()).sort("dataset", "relpath")
     )

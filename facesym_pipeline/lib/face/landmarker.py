@@ -392,6 +392,11 @@ def batches(tasks: Sequence[MediaTask], images_per_batch: int = 16) -> list[list
 
 
 def default_workers() -> int:
+    """FACESYM_LANDMARK_WORKERS (a Celery worker that owns one core sets 1), else one per
+    core up to 8."""
+    configured = os.environ.get("FACESYM_LANDMARK_WORKERS")
+    if configured:
+        return max(1, int(configured))
     return max(1, min(os.cpu_count() or 1, 8))
 
 

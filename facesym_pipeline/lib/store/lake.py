@@ -1,19 +1,24 @@
-"""The Parquet lake: `<root>/lake/<table>/dataset=<key>/part.parquet` per partition, and
-`<root>/lake/<table>/all/part.parquet` for unpartitioned tables. Writes are atomic."""
+"""The Parquet lake: `<root>/<table>/dataset=<key>/part.parquet` per partition and
+`<root>/<table>/all/part.parquet` for unpartitioned tables.
+
+The root is a local folder or an `s3://` URI (see object_store); nothing else in the code
+knows which. Each write is one object, replaced atomically.
+"""
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import shutil
 from pathlib import Path
 
 import polars as pl
 
-from facesym_pipeline.lib.paths import validate_partition_key
+from facesym_pipeline.lib.paths import lake_root, validate_partition_key
+from facesym_pipeline.lib.store.object_store import ObjectStore
 
 _TABLE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 UNPARTITIONED = "all"
+PART_FILE = "part.parquet"
 
 
 def _check_table(table: str) -> str:
@@ -22,40 +27,43 @@ def _check_table(table: str) -> str:
     return table
 
 
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", statistics=True)
+    return buffer.getvalue()
+
+
 class Lake:
-    def __init__(self, warehouse: Path):
-        self.warehouse = Path(warehouse)
-        self.root = self.warehouse / "lake"
+    def __init__(self, root: str | Path):
+        self.store = ObjectStore(root)
 
-    def partition_dir(self, table: str, key: str | None) -> Path:
+    @classmethod
+    def in_warehouse(cls, warehouse: str | Path) -> Lake:
+        """The lake a warehouse uses: FACESYM_LAKE_URI, else its `lake` folder."""
+        return cls(lake_root(Path(warehouse)))
+
+    @property
+    def uri(self) -> str:
+        return self.store.uri
+
+    def _object(self, table: str, key: str | None) -> str:
         folder = UNPARTITIONED if key is None else f"dataset={validate_partition_key(key)}"
-        return self.root / _check_table(table) / folder
+        return f"{_check_table(table)}/{folder}/{PART_FILE}"
 
-    def write(self, table: str, key: str | None, frame: pl.DataFrame) -> Path:
-        """Replace the partition's data with `frame` (idempotent re-materialisation)."""
-        folder = self.partition_dir(table, key)
-        staging = folder.with_name(folder.name + ".staging")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        frame.write_parquet(staging / "part.parquet", compression="zstd", statistics=True)
-        if folder.exists():
-            old = folder.with_name(folder.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
-        return folder / "part.parquet"
+    def write(self, table: str, key: str | None, frame: pl.DataFrame) -> str:
+        """Replace the partition's data with `frame` (idempotent re-materialisation);
+        returns the object's address."""
+        return self.store.put(self._object(table, key), parquet_bytes(frame))
 
     def read(self, table: str, key: str | None) -> pl.DataFrame:
-        path = self.partition_dir(table, key) / "part.parquet"
-        if not path.is_file():
+        try:
+            data = self.store.get(self._object(table, key))
+        except FileNotFoundError:
             raise FileNotFoundError(
                 f"{table} has no data for {'the table' if key is None else 'dataset ' + key}; "
                 "materialise it first"
-            )
-        return pl.read_parquet(path)
+            ) from None
+        return pl.read_parquet(io.BytesIO(data))
 
     def read_optional(self, table: str, key: str | None = None) -> pl.DataFrame | None:
         """The partition's table, or None when it was never written (a table that is
@@ -67,23 +75,27 @@ class Lake:
 
     def read_all(self, table: str) -> pl.DataFrame:
         """Every partition of a table (empty frame when there is none)."""
-        files = self.files(table)
-        if not files:
-            return pl.DataFrame()
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        parts = [pl.read_parquet(io.BytesIO(self.store.get(name))) for name in self._parts(table)]
+        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
-    def files(self, table: str) -> list[Path]:
-        folder = self.root / _check_table(table)
-        return sorted(folder.glob("*/part.parquet")) if folder.is_dir() else []
+    def _parts(self, table: str) -> list[str]:
+        return [
+            name
+            for name in self.store.list(_check_table(table))
+            if name.count("/") == 2 and name.endswith("/" + PART_FILE)
+        ]
+
+    def glob_uri(self, table: str) -> str:
+        """Every partition's file of a table, as a glob DuckDB's read_parquet accepts."""
+        return self.store.uri_of(f"{_check_table(table)}/*/{PART_FILE}")
 
     def tables(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.files(p.name))
+        names = {name.split("/", 1)[0] for name in self.store.list("")}
+        return sorted(t for t in names if _TABLE_RE.match(t) and self._parts(t))
 
     def partitions(self, table: str) -> list[str]:
         return [
-            f.parent.name.removeprefix("dataset=")
-            for f in self.files(table)
-            if f.parent.name.startswith("dataset=")
+            folder.removeprefix("dataset=")
+            for folder in (name.split("/")[1] for name in self._parts(table))
+            if folder.startswith("dataset=")
         ]

@@ -10,7 +10,7 @@ from facesym_pipeline.lib.store.lake import Lake
 
 def test_status_lists_tables_output_folders_and_folders_left_out(tmp_path: Path):
     wh, data = tmp_path / "wh", tmp_path / "data"
-    Lake(wh).write("media_inventory", "faces", pl.DataFrame({"media_id": ["a"]}))
+    Lake.in_warehouse(wh).write("media_inventory", "faces", pl.DataFrame({"media_id": ["a"]}))
     (wh / "reports" / "faces").mkdir(parents=True)
     for name in ("a.png", "b.png"):
         (wh / "reports" / "faces" / name).write_bytes(b"x" * 1000)
