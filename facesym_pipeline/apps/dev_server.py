@@ -93,20 +93,23 @@ def dagster_dev(env: dict[str, str], log_path: Path, timeout_s: float = 240) -> 
         stop_group(server)
 
 
-def stop_group(server: subprocess.Popen) -> None:
-    """SIGINT (what dagster dev shuts down on), then SIGKILL, to the group it leads only."""
-    for sig, wait_s in ((signal.SIGINT, 30), (signal.SIGKILL, 10)):
+def stop_group(
+    process: subprocess.Popen, first: signal.Signals = signal.SIGINT, wait_s: float = 30
+) -> None:
+    """`first` (SIGINT is what dagster dev shuts down on), then SIGKILL, to the process
+    group the process leads only; nothing else is touched."""
+    for sig, timeout_s in ((first, wait_s), (signal.SIGKILL, 10)):
         try:
-            os.killpg(server.pid, sig)
+            os.killpg(process.pid, sig)
         except ProcessLookupError:
             return
         try:
-            server.wait(timeout=wait_s)
+            process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             continue
         # the leader is gone; make sure none of its children outlived it
         try:
-            os.killpg(server.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         return

@@ -24,6 +24,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facesym_pipeline.apps.dev_server import free_port, stop_group
 from facesym_pipeline.lib.profile import CELERY_BROKER_ENV, PROFILE_ENV
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -37,12 +38,6 @@ _POSTGRES_USER = "postgres"
 
 class ServiceError(RuntimeError):
     """A service did not start; the message ends with the tail of its log."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bin(name: str) -> str:
@@ -92,22 +87,8 @@ def _port_open(port: int) -> Callable[[], bool]:
     return ready
 
 
-def _stop(process: subprocess.Popen, timeout_s: float = 20) -> None:
-    """SIGTERM to the group the process leads, then SIGKILL; nothing else is touched."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=timeout_s)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # children that outlived their leader
-    except ProcessLookupError:
-        pass
+def _stop(process: subprocess.Popen) -> None:
+    stop_group(process, signal.SIGTERM, wait_s=20)
 
 
 @dataclass
