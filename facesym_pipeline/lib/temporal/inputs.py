@@ -44,7 +44,11 @@ def gate_midline_measures(frames: pl.DataFrame) -> pl.DataFrame:
 
 
 def labelled_videos(inventory: pl.DataFrame) -> pl.DataFrame:
-    """media_id, label, subject_id of every usable labelled video."""
+    """media_id, label, subject_id of every usable labelled video (none before any dataset
+    has an inventory: the lake's empty read has no columns)."""
+    if inventory.is_empty():
+        schema = {"media_id": pl.String, "label": pl.Int8, "subject_id": pl.String}
+        return pl.DataFrame(schema=schema)
     return inventory.filter(
         (pl.col("kind") == "video") & (pl.col("status") == "ok") & pl.col("label").is_not_null()
     ).select("media_id", "label", "subject_id")
