@@ -106,12 +106,23 @@ def media_feature_table(
     """One row per analysed media file: robust summaries and range of motion, with the
     file's path, kind, label and subject for modelling."""
     raw = [c for c in functional.columns if c.removeprefix("bs_") in RAW_BLENDSHAPES]
-    joined = symmetry.join(functional.drop(*raw), on=list(KEYS), how="inner").join(
-        inventory.select("media_id", "kind").unique("media_id"), on="media_id", how="left"
+    # Rows keep the landmark table's order (media_id, frame_index) whatever polars' threads
+    # do: a join keeps no order unless asked.
+    joined = symmetry.join(
+        functional.drop(*raw), on=list(KEYS), how="inner", maintain_order="left"
+    ).join(
+        inventory.select("media_id", "kind").unique("media_id", maintain_order=True),
+        on="media_id",
+        how="left",
+        maintain_order="left",
     )
     summary = summarise_media(joined)
     info_columns = ["media_id", "relpath", "label", "subject_id", "phash"]
-    info = inventory.filter(pl.col("status") == "ok").select(info_columns).unique("media_id")
-    return summary.join(info, on="media_id", how="inner").select(
+    info = (
+        inventory.filter(pl.col("status") == "ok")
+        .select(info_columns)
+        .unique("media_id", maintain_order=True)
+    )
+    return summary.join(info, on="media_id", how="inner", maintain_order="left").select(
         "dataset", *info_columns, pl.all().exclude("dataset", *info_columns)
     )
