@@ -14,8 +14,10 @@ import polars as pl
 
 from facesym_pipeline.lib.store.lake import Lake
 
-# Properties of the run, not of the data: they differ between any two runs.
-RUN_COLUMNS = frozenset({"created_at", "seconds", "device"})
+# Properties of the run, not of the data: they differ between any two runs. A model file's
+# sha256 is one of them: skops writes a zip archive whose entries carry the time of writing
+# (the model's id, from its parameters and training data, is compared).
+RUN_COLUMNS = frozenset({"created_at", "seconds", "device", "file_sha256"})
 
 
 @dataclass
