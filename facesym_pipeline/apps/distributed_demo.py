@@ -19,19 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from facesym_pipeline.apps.services import ServiceError, Stack, distributed_stack
 from facesym_pipeline.lib.paths import dataset_keys
 from facesym_pipeline.lib.store.lake import Lake
 from facesym_pipeline.lib.store.lake_compare import LakeComparison, compare_lakes
-
-_ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 
 @dataclass
@@ -91,7 +84,7 @@ def wait_until_settled(
         registered = instance.get_dynamic_partitions("dataset")
         records = instance.get_run_records(limit=1)
         last_created = records[0].create_timestamp.timestamp() if records else None
-        active = instance.get_runs_count(dg.RunsFilter(statuses=_ACTIVE))
+        active = instance.get_runs_count(dg.RunsFilter(statuses=NOT_FINISHED_STATUSES))
         finished = instance.get_runs(
             filters=dg.RunsFilter(
                 statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]

@@ -38,7 +38,7 @@ def data_dir(samples, tmp_path_factory) -> Path:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACESYM_", "AWS_"))}
-    return env | {"DAGSTER_HOME": extra.pop("DAGSTER_HOME")} | extra
+    return env | extra
 
 
 @pytest.fixture(scope="module")

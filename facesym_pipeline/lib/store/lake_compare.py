@@ -39,10 +39,6 @@ def _floats_equal(a: pl.Series, b: pl.Series, rtol: float, atol: float) -> bool:
     return bool(np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True))
 
 
-def _numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric()
-
-
 def _in_row_order(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """The rows sorted by every flat column, exact ones first: a table's rows are a set, and
     a join's output order may differ between processes (polars does not keep it unless
@@ -71,9 +67,9 @@ def compare_frames(
         if name in RUN_COLUMNS:
             continue
         a, b = expected[name], actual[name]
-        if _numeric(a.dtype) and _numeric(b.dtype):
+        if a.dtype.is_numeric() and b.dtype.is_numeric():
             same = _floats_equal(a, b, rtol, atol)
-        elif isinstance(a.dtype, pl.List | pl.Array) and _numeric(a.dtype.inner):
+        elif isinstance(a.dtype, pl.List | pl.Array) and a.dtype.inner.is_numeric():
             flat_a, flat_b = a.explode(), b.explode()
             same = flat_a.len() == flat_b.len() and _floats_equal(flat_a, flat_b, rtol, atol)
         else:
