@@ -3,6 +3,8 @@ lake's storage, and a split pass whose table is the unsplit one's."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -12,16 +14,15 @@ import pytest
 from facesym_pipeline.defs.frames.assets import sampled_frames
 from facesym_pipeline.defs.ingest.assets import media_inventory
 from facesym_pipeline.defs.landmarks.assets import face_landmarks
-from facesym_pipeline.defs.landmarks.resources import (
-    STEPS_PREFIX,
-    StepTablesIOManager,
-    delete_step_tables,
-)
+from facesym_pipeline.defs.landmarks.resources import StepTablesIOManager, delete_step_tables
+from facesym_pipeline.defs.landmarks.sensors import step_tables_sweep
 from facesym_pipeline.defs.quality.checks import landmarks_complete_and_finite
+from facesym_pipeline.defs.resources import WarehouseResource
 from facesym_pipeline.lib.face.landmark_pass import landmark_pass_for_dataset
 from facesym_pipeline.lib.face.landmark_table import FACE_LANDMARKS_SCHEMA
 from facesym_pipeline.lib.face.landmarker_bundle import resolve_hand_model
 from facesym_pipeline.lib.store.lake import Lake
+from facesym_pipeline.lib.store.step_objects import RETENTION_ENV, STEPS_PREFIX
 from facesym_pipeline_tests.assets.dagster_helpers import materialize_partition
 from facesym_pipeline_tests.helpers import make_small_dataset
 
@@ -83,6 +84,50 @@ def test_step_tables_round_trip_and_are_deleted_with_their_runs(tmp_path: Path):
     assert lake.store.list(STEPS_PREFIX) == run1
     assert lake.read("kept_table", "d").equals(frame)
     assert not (tmp_path / "lake" / STEPS_PREFIX / "run2").exists()
+
+
+def test_sweep_removes_only_old_step_tables_no_unfinished_run_needs(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(RETENTION_ENV, "24")
+    lake = Lake(tmp_path / "wh" / "lake")
+    instance = dg.DagsterInstance.ephemeral()
+    status = dg.DagsterRunStatus
+    runs = {  # run id: (status, parent run, hours since its last step object)
+        "failed_old": (status.FAILURE, None, 48),
+        "failed_new": (status.FAILURE, None, 2),
+        "cancelled_old": (status.CANCELED, None, 30),
+        "running_old": (status.STARTED, None, 48),  # one long chunk step
+        "reexecuted_old": (status.FAILURE, None, 48),
+        "reexecution": (status.STARTED, "reexecuted_old", 1),
+        "forgotten_old": (None, None, 48),  # no record in this instance
+    }
+    for run_id, (run_status, parent, hours) in runs.items():
+        if run_status is not None:
+            run = dg.DagsterRun(
+                job_name="j",
+                run_id=run_id,
+                status=run_status,
+                parent_run_id=parent,
+                root_run_id=parent,
+            )
+            instance.add_run(run)
+        lake.store.put(f"{STEPS_PREFIX}/{run_id}/g.plan/result.parquet", b"x")
+        aged_s = time.time() - hours * 3600
+        os.utime(tmp_path / "wh" / "lake" / STEPS_PREFIX / run_id / "g.plan" / "result.parquet",
+                 (aged_s, aged_s))  # fmt: skip
+    lake.write("face_landmarks", "d", pl.DataFrame({"media_id": ["a"]}))
+    context = dg.build_sensor_context(
+        instance=instance,
+        resources={"warehouse": WarehouseResource(data_dir=str(tmp_path), warehouse_dir=str(tmp_path / "wh"))},
+    )  # fmt: skip
+
+    first = step_tables_sweep(context)
+    assert "removed 3 step objects of 3 finished runs" in first.skip_message
+    left = {name.split("/")[1] for name in lake.store.list(STEPS_PREFIX)}
+    assert left == {"failed_new", "running_old", "reexecuted_old", "reexecution"}
+    assert not (tmp_path / "wh" / "lake" / STEPS_PREFIX / "failed_old").exists()
+    assert lake.tables() == ["face_landmarks"]
+    second = step_tables_sweep(context)
+    assert second.skip_message.startswith("no step tables older than")
 
 
 @pytest.mark.slow  # three real landmark passes

@@ -9,20 +9,15 @@ prefix that is no table name, which the lake's table listing and the catalog ski
 from __future__ import annotations
 
 import io
-import shutil
 
 import dagster as dg
 import polars as pl
 
 from facesym_pipeline.lib.store.lake import parquet_bytes
 from facesym_pipeline.lib.store.object_store import ObjectStore
+from facesym_pipeline.lib.store.step_objects import delete_run_objects, run_prefix
 
-STEPS_PREFIX = "_steps"
 LANDMARK_CHUNKS_IO_MANAGER = "landmark_chunks_io_manager"
-
-
-def run_prefix(run_id: str) -> str:
-    return f"{STEPS_PREFIX}/{run_id}"
 
 
 def _object_name(context: dg.OutputContext) -> str:
@@ -53,18 +48,18 @@ class StepTablesIOManager(dg.IOManager):
 
 def delete_step_tables(store: ObjectStore, instance: dg.DagsterInstance, run_id: str) -> int:
     """Remove the step objects of a run and of the runs it re-executes (whose outputs it
-    read); how many there were. A local store also loses the emptied folders."""
-    deleted = 0
-    while run_id:
-        names = store.list(run_prefix(run_id))
-        for name in names:
-            store.delete(name)
-        deleted += len(names)
-        if store.local:
-            shutil.rmtree(store.uri_of(run_prefix(run_id)), ignore_errors=True)
+    read); how many there were."""
+    return sum(delete_run_objects(store, r) for r in run_and_ancestors(instance, run_id))
+
+
+def run_and_ancestors(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The run and the runs it re-executes, parent by parent, as far as the instance knows."""
+    chain = []
+    while run_id and run_id not in chain:
+        chain.append(run_id)
         run = instance.get_run_by_id(run_id)
         run_id = run.parent_run_id if run else None
-    return deleted
+    return chain
 
 
 @dg.io_manager(

@@ -118,13 +118,18 @@ class ObjectStore:
 
     def list(self, prefix: str) -> list[str]:
         """Relative names of every object under `prefix`, sorted."""
+        return sorted(self.written_at(prefix))
+
+    def written_at(self, prefix: str) -> dict[str, float]:
+        """When each object under `prefix` was last written (Unix seconds), by relative
+        name. Writes still being staged (`.tmp`) are no objects yet."""
         selector = pafs.FileSelector(self._path(prefix), recursive=True, allow_not_found=True)
         start = len(self._base) + 1
-        return sorted(
-            info.path[start:]
+        return {
+            info.path[start:]: info.mtime.timestamp()
             for info in self.fs.get_file_info(selector)
             if info.type == pafs.FileType.File and not info.path.endswith(".tmp")
-        )
+        }
 
     def delete(self, relative: str) -> None:
         """Remove one object; nothing when it is not there."""

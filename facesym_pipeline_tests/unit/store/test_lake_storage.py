@@ -4,6 +4,7 @@ interface, atomic one-object writes, and DuckDB views that read either."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import boto3
@@ -14,6 +15,14 @@ from facesym_pipeline.apps.services import BUCKET, object_store
 from facesym_pipeline.lib.store.catalog import refresh_catalog, table_counts
 from facesym_pipeline.lib.store.lake import Lake
 from facesym_pipeline.lib.store.lake_compare import compare_frames, compare_lakes
+from facesym_pipeline.lib.store.step_objects import (
+    RETENTION_ENV,
+    STEPS_PREFIX,
+    delete_run_objects,
+    last_writes,
+    retention_s,
+    stale_runs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +123,32 @@ def test_compare_lakes_reports_missing_partitions(tmp_path):
     assert result.differences == ["symmetry_features[clips]: only in the first lake"]
     second.write("symmetry_features", "clips", _frame(2))
     assert compare_lakes(first, second).matches
+
+
+def test_step_objects_are_dated_and_swept_by_run(lake):
+    before_s = time.time() - 5  # the store's clock may round to whole seconds
+    for name in ("r1/g.plan/result/c0000.parquet", "r1/g.chunk[c0000]/result.parquet"):
+        lake.store.put(f"{STEPS_PREFIX}/{name}", b"x")
+    lake.store.put(f"{STEPS_PREFIX}/r2/g.plan/result.parquet", b"x")
+    lake.write("face_landmarks", "faces", _frame(1))
+    written = last_writes(lake.store)
+    assert sorted(written) == ["r1", "r2"]
+    assert all(before_s <= t <= time.time() + 5 for t in written.values())
+    assert lake.tables() == ["face_landmarks"]
+
+    later_s = time.time() + 3600
+    assert stale_runs(written, [], later_s, keep_s=7200) == []  # not old enough
+    assert stale_runs(written, ["r2"], later_s, keep_s=60) == ["r1"]  # r2 still running
+    assert delete_run_objects(lake.store, "r1") == 2
+    assert sorted(last_writes(lake.store)) == ["r2"]
+    assert lake.read("face_landmarks", "faces").equals(_frame(1))
+
+
+def test_step_table_retention_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(RETENTION_ENV, raising=False)
+    assert retention_s() == 7 * 24 * 3600
+    monkeypatch.setenv(RETENTION_ENV, "1.5")
+    assert retention_s() == 5400
+    monkeypatch.setenv(RETENTION_ENV, "-1")
+    with pytest.raises(ValueError, match="negative"):
+        retention_s()
