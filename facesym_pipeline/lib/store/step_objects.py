@@ -67,3 +67,11 @@ def stale_runs(
         for run_id, written_s in last_write_s.items()
         if run_id not in keep and now_s - written_s > keep_s
     )
+
+
+def sweep(
+    store: ObjectStore, protected: Iterable[str], now_s: float, keep_s: float
+) -> dict[str, int]:
+    """Remove the step objects of every stale run (`stale_runs`); how many each had."""
+    stale = stale_runs(last_writes(store), protected, now_s, keep_s)
+    return {run_id: delete_run_objects(store, run_id) for run_id in stale}

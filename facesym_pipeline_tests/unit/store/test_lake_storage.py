@@ -22,6 +22,7 @@ from facesym_pipeline.lib.store.step_objects import (
     last_writes,
     retention_s,
     stale_runs,
+    sweep,
 )
 
 
@@ -141,6 +142,9 @@ def test_step_objects_are_dated_and_swept_by_run(lake):
     assert stale_runs(written, ["r2"], later_s, keep_s=60) == ["r1"]  # r2 still running
     assert delete_run_objects(lake.store, "r1") == 2
     assert sorted(last_writes(lake.store)) == ["r2"]
+    assert sweep(lake.store, ["r2"], later_s, keep_s=60) == {}
+    assert sweep(lake.store, [], later_s, keep_s=60) == {"r2": 1}
+    assert lake.store.list(STEPS_PREFIX) == []
     assert lake.read("face_landmarks", "faces").equals(_frame(1))
 
 
